@@ -1,0 +1,127 @@
+"""The one place that reads the environment (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from placelink.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting a run needs; built once by `Settings.from_env()` and passed down."""
+
+    home: Path
+    sources_file: Path
+    warehouse_url: str
+    secret: str | None = None
+    secret_file: Path | None = None
+    env: str = "development"
+    link_backend: str = "duckdb"
+    sdc_threshold: int = 8
+    sdc_base: int = 5
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, home: Path | str | None = None):
+        """Read PLACELINK_* variables; `home` (e.g. from --home) overrides PLACELINK_HOME."""
+        env = os.environ if environ is None else environ
+        home_path = Path(home or env.get("PLACELINK_HOME") or "./data").resolve()
+        sources = env.get("PLACELINK_SOURCES")
+        if sources:
+            sources_file = Path(sources)
+        elif (home_path / "landing" / "sources.yaml").exists():
+            sources_file = home_path / "landing" / "sources.yaml"
+        else:
+            sources_file = Path("sources.yaml").resolve()
+        warehouse = env.get("PLACELINK_WAREHOUSE_URL") or (
+            f"duckdb:///{home_path / 'warehouse' / 'placelink.duckdb'}"
+        )
+        secret_file = env.get("PLACELINK_SECRET_FILE")
+        run_env = env.get("PLACELINK_ENV", "development")
+        if run_env not in ("development", "production", "test"):
+            raise ConfigError(f"PLACELINK_ENV must be development, test or production, not {run_env!r}")
+        backend = env.get("PLACELINK_LINK_BACKEND", "duckdb")
+        if backend not in ("duckdb", "spark"):
+            raise ConfigError(f"PLACELINK_LINK_BACKEND must be duckdb or spark, not {backend!r}")
+        return cls(
+            home=home_path,
+            sources_file=sources_file,
+            warehouse_url=warehouse,
+            secret=env.get("PLACELINK_SECRET") or None,
+            secret_file=Path(secret_file) if secret_file else None,
+            env=run_env,
+            link_backend=backend,
+            sdc_threshold=_int(env, "PLACELINK_SDC_THRESHOLD", 8),
+            sdc_base=_int(env, "PLACELINK_SDC_BASE", 5),
+        )
+
+    def with_home(self, home: Path | str) -> Settings:
+        """The same settings over another data home (tests, --home)."""
+        home_path = Path(home).resolve()
+        return replace(
+            self,
+            home=home_path,
+            sources_file=home_path / "landing" / "sources.yaml",
+            warehouse_url=f"duckdb:///{home_path / 'warehouse' / 'placelink.duckdb'}",
+        )
+
+    # The data home's folders (DESIGN.md section 2).
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def secure(self) -> Path:
+        return self.home / "secure"
+
+    @property
+    def standardised(self) -> Path:
+        return self.secure / "standardised"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def linkage(self) -> Path:
+        return self.home / "linkage"
+
+    @property
+    def encoded(self) -> Path:
+        return self.linkage / "encoded"
+
+    @property
+    def published(self) -> Path:
+        return self.home / "published"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def truth_file(self) -> Path:
+        return self.landing / "_truth" / "truth.csv"
+
+    @property
+    def reference(self) -> Path:
+        return self.landing / "_reference"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value
