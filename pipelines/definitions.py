@@ -1,0 +1,47 @@
+"""The Definitions: gathers the assets built from the sources file and the SQL project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import Definitions
+
+from assets.linkage import build_linkage_assets
+from assets.outcomes import build_model_assets
+from assets.publish import build_publish_assets, published_key, published_names
+from assets.report import build_report_asset
+from assets.sources import build_source_assets
+from pipelines.jobs import build_jobs
+from pipelines.resources import PlacelinkResource
+from pipelines.schedules import build_schedules
+from pipelines.sensors import build_sensors
+from placelink.settings import Settings
+from placelink.sources import load_sources
+from placelink.sqlmodels import load_project
+
+SQL_PROJECT = Path(__file__).resolve().parent.parent / "dbt_like_sql"
+
+
+def build_definitions(home: str | None = None) -> Definitions:
+    """Every asset, check, job, schedule and sensor for the sources file in force."""
+    settings = Settings.from_env(home=home)
+    specs = load_sources(settings.sources_file)
+    project = load_project(SQL_PROJECT)
+    assets = [
+        *(a for spec in specs for a in build_source_assets(spec)),
+        *build_linkage_assets(specs),
+        *build_model_assets(project),
+        *build_publish_assets(project),
+        build_report_asset([published_key(n) for n in published_names(project)]),
+    ]
+    jobs = build_jobs()
+    return Definitions(
+        assets=assets,
+        jobs=jobs,
+        schedules=build_schedules(jobs),
+        sensors=build_sensors(specs),
+        resources={"placelink": PlacelinkResource(home=home)},
+    )
+
+
+defs = build_definitions()

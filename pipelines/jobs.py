@@ -1,0 +1,24 @@
+"""Jobs: the whole chain for a month, and pulls alone for backfills."""
+
+from __future__ import annotations
+
+from dagster import AssetSelection, UnresolvedAssetJobDefinition, define_asset_job
+
+from assets.partitions import monthly_partitions
+
+
+def build_jobs() -> list[UnresolvedAssetJobDefinition]:
+    return [
+        define_asset_job(
+            "monthly_job",
+            selection=AssetSelection.all(),
+            partitions_def=monthly_partitions,
+            description="A month's extracts through the whole chain, to the report.",
+        ),
+        define_asset_job(
+            "pull_job",
+            selection=AssetSelection.key_prefixes("pull"),
+            partitions_def=monthly_partitions,
+            description="Pull and validate extracts only: for backfilling months.",
+        ),
+    ]

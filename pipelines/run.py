@@ -1,0 +1,140 @@
+"""`placelink run`: materialise the same Definitions in process, on a real instance.
+
+The instance lives in <home>/dagster, so the runs show in the UI afterwards. Every landed month
+is pulled in one run (single-run backfill), then the unpartitioned steps follow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dagster import AssetKey, AssetSelection, DagsterInstance, RunConfig, materialize
+from dagster._core.instance.ref import InstanceRef
+from rich.console import Console
+from rich.table import Table
+
+from assets.linkage import RECORD_LINKS, LinkageConfig
+from placelink.connectors import landed_months
+from placelink.errors import PlacelinkError
+from placelink.settings import Settings
+from placelink.sources import load_sources
+
+PREFIXES = {
+    "pull": ["pull"],
+    "pseudonymise": ["pull", "pseudonymise"],
+    "link": ["pull", "pseudonymise", "linkage"],
+    "models": ["pull", "pseudonymise", "linkage", "warehouse", "outcomes"],
+    "publish": ["pull", "pseudonymise", "linkage", "warehouse", "outcomes", "published"],
+    "report": ["pull", "pseudonymise", "linkage", "warehouse", "outcomes", "published", "report"],
+}
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    success: bool
+    months: list[str]
+    sources: list[dict] = field(default_factory=list)
+    linkage: dict = field(default_factory=dict)
+    tables: list[dict] = field(default_factory=list)
+    report: str | None = None
+    failed_checks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def render(self) -> str:
+        console = Console(record=True, width=100)
+        console.print(f"run {self.run_id}: months {self.months[0]} to {self.months[-1]}")
+        if self.sources:
+            table = Table("source", "rows in", "valid", "quarantined", "reconciles")
+            for s in self.sources:
+                table.add_row(
+                    s["source"], f"{s['rows_in']:,}", f"{s['valid']:,}",
+                    f"{s['quarantined']:,}", "yes" if s["reconciles"] else "NO",
+                )
+            console.print(table)
+        if self.linkage:
+            console.print(
+                "linked {records:,} records into {persons:,} persons "
+                "({persons_in_two_or_more_sources:,} in two or more sources; "
+                "{distinct_encoded_identities:,} distinct encoded identities)".format(**self.linkage)
+            )
+        if self.tables:
+            console.print(f"published {len(self.tables)} tables:")
+            for t in self.tables:
+                console.print(f"  {t['path']}  ({t['rows']:,} rows)")
+        if self.report:
+            console.print(f"report: {self.report}")
+        for check in self.failed_checks:
+            console.print(f"[red]blocking check failed: {check}[/red]")
+        return console.export_text()
+
+
+def open_instance(settings: Settings) -> DagsterInstance:
+    """The data home's own Dagster instance (what `placelink ui` shows)."""
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
+
+
+def run_pipeline(settings: Settings, until: str = "report", retrain: bool = True) -> RunSummary:
+    """Materialise every step up to `until` for every landed month."""
+    from pipelines.definitions import build_definitions
+
+    specs = load_sources(settings.sources_file)
+    months = landed_months(specs, settings.home)
+    if not months:
+        raise PlacelinkError(f"{settings.landing}: no extracts have landed (run `placelink generate`)")
+    defs = build_definitions(home=str(settings.home))
+    assets = list(defs.assets)
+    selection = AssetSelection.key_prefixes(*[[p] for p in PREFIXES[until]])
+    with open_instance(settings) as instance:
+        result = materialize(
+            assets,
+            instance=instance,
+            selection=selection,
+            resources=defs.resources,
+            tags={
+                "dagster/asset_partition_range_start": months[0],
+                "dagster/asset_partition_range_end": months[-1],
+            },
+            run_config=RunConfig(
+                ops={_op_name(RECORD_LINKS): LinkageConfig(retrain=retrain)}
+            )
+            if until not in ("pull", "pseudonymise")
+            else None,
+            raise_on_error=False,
+        )
+        summary = RunSummary(run_id=result.run_id, success=result.success, months=months)
+        for event in result.get_asset_materialization_events():
+            mat = event.event_specific_data.materialization
+            meta = {k: v.value for k, v in mat.metadata.items()}
+            prefix, name = mat.asset_key.path[0], mat.asset_key.path[-1]
+            if prefix == "pull":
+                summary.sources.append({"source": name, **meta})
+            elif prefix == "linkage":
+                summary.linkage = meta
+            elif prefix == "published":
+                summary.tables.append({"name": name, "rows": meta["dagster/row_count"], **meta})
+            elif prefix == "report":
+                summary.report = meta["path"]
+        for evaluation in result.get_asset_check_evaluations():
+            if not evaluation.passed:
+                key = "/".join(evaluation.asset_key.path)
+                summary.failed_checks.append(
+                    f"{key} {evaluation.check_name}: {evaluation.description or ''}".strip()
+                )
+        if not result.success and not summary.failed_checks:
+            summary.error = _first_failure(result)
+    return summary
+
+
+def _op_name(key: AssetKey) -> str:
+    return "__".join(key.path)
+
+
+def _first_failure(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            message = error.message.strip().splitlines()[-1] if error else "failed"
+            return f"step {event.step_key} failed: {message}"
+    return "the run failed"

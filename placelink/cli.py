@@ -1,0 +1,147 @@
+"""`placelink generate | run | evaluate | report | ui`.
+
+A user's mistake is one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from placelink.errors import CheckFailed, PlacelinkError
+from placelink.settings import Settings
+
+STEPS = ("pull", "pseudonymise", "link", "models", "publish", "report")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(home=args.home)
+        return args.command(args, settings)
+    except CheckFailed as exc:
+        print(f"placelink: blocking check failed: {exc}", file=sys.stderr)
+        return 1
+    except PlacelinkError as exc:
+        print(f"placelink: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="placelink", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(required=True, metavar="command")
+
+    def command(name: str, fn, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--home", help="the data home (default PLACELINK_HOME or ./data)")
+        p.set_defaults(command=fn)
+        return p
+
+    g = command("generate", _generate, "write the synthetic town's extracts into landing/")
+    g.add_argument("--people", type=_positive, default=50_000)
+    g.add_argument("--months", type=_positive, default=36)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--errors", choices=("default", "none", "heavy"), default="default")
+
+    r = command("run", _run, "materialise the pipeline in process and print a summary")
+    r.add_argument("--until", choices=STEPS, default="report")
+    r.add_argument("--no-retrain", action="store_true", help="predict with the saved model")
+
+    e = command("evaluate", _evaluate, "pairwise precision, recall and F1 against truth")
+    e.add_argument("--truth", type=Path, required=True)
+    e.add_argument("--min-f1", type=float, default=None)
+
+    command("report", _report, "rebuild the governance report from the last run")
+    command("ui", _ui, "start the Dagster UI on this data home")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _generate(args: argparse.Namespace, settings: Settings) -> int:
+    from placelink.generate import generate
+
+    summary = generate(
+        settings.home, people=args.people, months=args.months, seed=args.seed, errors=args.errors
+    )
+    total = sum(summary.records.values())
+    print(
+        f"generated {summary.people:,} people, {total:,} records in {summary.files} files "
+        f"under {settings.landing} in {summary.seconds:.1f}s"
+    )
+    for source, count in summary.records.items():
+        print(f"  {source:<12} {count:>9,}")
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.run import run_pipeline
+
+    summary = run_pipeline(settings, until=args.until, retrain=not args.no_retrain)
+    print(summary.render())
+    if summary.failed_checks:
+        raise CheckFailed("; ".join(summary.failed_checks))
+    if not summary.success:
+        raise PlacelinkError(summary.error or "the run failed; see the Dagster UI for the step")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from placelink.files import write_text_atomic
+    from placelink.link import record_links_path
+    from placelink.link.evaluate import evaluate_links
+
+    links_path = record_links_path(settings)
+    if not links_path.exists():
+        raise PlacelinkError(f"{links_path}: no linkage yet (run `placelink run` first)")
+    if not args.truth.exists():
+        raise PlacelinkError(f"{args.truth}: truth file not found")
+    truth = pd.read_csv(args.truth, dtype=str)
+    result = evaluate_links(pd.read_parquet(links_path), truth)
+    out = settings.reports / "linkage_eval.json"
+    write_text_atomic(json.dumps(result, indent=2), out)
+    overall = result["overall"]
+    print(
+        f"pairwise precision {overall['precision']:.4f}  recall {overall['recall']:.4f}  "
+        f"F1 {overall['f1']:.4f}  ({result['records_with_truth']:,} records; {out})"
+    )
+    for pair, score in result["by_source_pair"].items():
+        print(f"  {pair:<28} P {score['precision']:.3f}  R {score['recall']:.3f}  F1 {score['f1']:.3f}")
+    if args.min_f1 is not None and overall["f1"] < args.min_f1:
+        print(f"placelink: F1 {overall['f1']:.4f} is below --min-f1 {args.min_f1}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from placelink.report import build_report
+
+    report = build_report(settings)
+    print(f"report: {report.path}")
+    return 0
+
+
+def _ui(args: argparse.Namespace, settings: Settings) -> int:
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)}
+    env["PLACELINK_HOME"] = str(settings.home)
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"]
+    os.execvpe(command[0], command, env)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Readers that turn one month of a source into Arrow batches, whatever its format.
+
+Every reader yields batches of bounded size, so memory does not grow with the file, and turns
+any failure to read into one SourceError naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from placelink.errors import SourceError
+from placelink.sources import SourceSpec
+
+BATCH_ROWS = 65_536
+BLOCK_BYTES = 8 << 20
+
+
+def source_location(spec: SourceSpec, month: str, home: Path) -> str:
+    """The file or database a month of the source is read from, for messages and sensors."""
+    conn = spec.connector
+    if conn.kind == "sql":
+        return str(_sql_url(spec, home).render_as_string(hide_password=True))
+    return str(home / conn.path.replace("{month}", month))
+
+
+def read_batches(spec: SourceSpec, month: str, home: Path) -> Iterator[pa.RecordBatch]:
+    """Yield the month's rows as Arrow batches with the source's own column names.
+
+    Nested JSON objects are flattened to dotted names (`applicant.forename`). Columns read from
+    text formats stay strings; typed formats keep their types.
+    """
+    readers = {"csv": _csv, "jsonl": _jsonl, "parquet": _parquet, "sql": _sql}
+    location = source_location(spec, month, home)
+    seen_rows = False
+    try:
+        for batch in readers[spec.connector.kind](spec, month, home, location):
+            _check_columns(spec, batch.schema.names, location)
+            seen_rows = seen_rows or batch.num_rows > 0
+            yield batch
+    except SourceError:
+        raise
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
+        raise SourceError(location, _arrow_problem(exc)) from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise SourceError(location, f"database error: {exc.__class__.__name__}") from None
+    except OSError as exc:
+        raise SourceError(location, f"cannot be read ({exc.strerror or exc.__class__.__name__})")
+    if not seen_rows:
+        raise SourceError(location, "no rows (an empty extract)")
+
+
+def _check_columns(spec: SourceSpec, names: list[str], location: str) -> None:
+    missing = [c for c in spec.required_columns if c not in names]
+    if missing:
+        hint = ""
+        if spec.connector.kind == "csv" and len(names) == 1:
+            hint = f" (one column only: is the delimiter {spec.connector.delimiter!r} right?)"
+        raise SourceError(location, f"missing required column(s) {', '.join(missing)}{hint}")
+
+
+def _arrow_problem(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    if "UTF8" in text or "utf-8" in text.lower() or isinstance(exc, UnicodeDecodeError):
+        return "bytes that are not valid in the declared encoding"
+    if "Parquet" in text or "magic" in text.lower() or "footer" in text.lower():
+        return "not a readable Parquet file (truncated or corrupt)"
+    if "Expected" in text and "columns" in text:
+        return f"rows with the wrong number of fields ({text[:120]})"
+    return f"unreadable ({text[:160]})"
+
+
+def _require_file(path: Path) -> None:
+    if not path.exists():
+        raise SourceError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise SourceError(path, "empty file")
+
+
+def _csv(spec: SourceSpec, month: str, home: Path, location: str) -> Iterator[pa.RecordBatch]:
+    path = Path(location)
+    _require_file(path)
+    conn = spec.connector
+    header = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding=conn.encoding, block_size=1 << 16),
+        parse_options=pacsv.ParseOptions(delimiter=conn.delimiter),
+        convert_options=pacsv.ConvertOptions(include_columns=[]),
+    ).schema.names
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding=conn.encoding, block_size=BLOCK_BYTES),
+        parse_options=pacsv.ParseOptions(delimiter=conn.delimiter),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    yield from reader
+
+
+def _jsonl(spec: SourceSpec, month: str, home: Path, location: str) -> Iterator[pa.RecordBatch]:
+    path = Path(location)
+    _require_file(path)
+    reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=BLOCK_BYTES))
+    for batch in reader:
+        yield _flatten(pa.Table.from_batches([batch])).combine_chunks().to_batches()[0]
+
+
+def _flatten(table: pa.Table) -> pa.Table:
+    """Flatten structs to dotted names and turn JSON scalars into strings, lists kept."""
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_list(column.type):
+            columns[name] = pc.cast(column, pa.list_(pa.string()))
+        elif pa.types.is_string(column.type):
+            columns[name] = column
+        elif pa.types.is_null(column.type):
+            columns[name] = pa.nulls(len(column), pa.string())
+        else:
+            columns[name] = pc.cast(column, pa.string())
+    return pa.table(columns)
+
+
+def _parquet(spec: SourceSpec, month: str, home: Path, location: str) -> Iterator[pa.RecordBatch]:
+    path = Path(location)
+    _require_file(path)
+    yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
+
+
+def _sql_url(spec: SourceSpec, home: Path) -> sa.URL:
+    return sa.make_url(spec.connector.url.replace("{home}", str(home)))
+
+
+def _sql(spec: SourceSpec, month: str, home: Path, location: str) -> Iterator[pa.RecordBatch]:
+    url = _sql_url(spec, home)
+    if url.get_backend_name() == "sqlite" and url.database:
+        db = Path(url.database)
+        _require_file(db)
+        url = url.set(database=f"file:{db}?mode=ro", query={"uri": "true"})
+    conn = spec.connector
+    query = conn.query or f"select * from {conn.table} where extract_month = :month"
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            result = connection.execution_options(stream_results=True).execute(
+                sa.text(query), {"month": month} if ":month" in query else {}
+            )
+            names = list(result.keys())
+            while rows := result.fetchmany(BATCH_ROWS):
+                columns = list(zip(*rows, strict=True))
+                yield pa.RecordBatch.from_arrays(
+                    [_sql_column(values) for values in columns], names=names
+                )
+            if not names:
+                return
+    finally:
+        engine.dispose()
+
+
+def _sql_column(values: tuple) -> pa.Array:
+    """Database values as strings, so that a driver's types never leak into standardisation."""
+    return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def landed_months(specs: list[SourceSpec], home: Path) -> list[str]:
+    """Months for which every file-based source has an extract in landing/."""
+    complete: set[str] | None = None
+    for spec in specs:
+        if spec.connector.kind == "sql":
+            continue
+        pattern = Path(spec.connector.path)
+        folder = home / pattern.parent
+        months = {p.name.split(".")[0] for p in folder.glob(pattern.name.replace("{month}", "*"))}
+        complete = months if complete is None else complete & months
+    return sorted(complete or ())

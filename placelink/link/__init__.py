@@ -1,0 +1,75 @@
+"""The link step: Splink over every source's encodings, then the stable person index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from placelink.files import write_parquet_atomic
+from placelink.link.person_index import assign_person_ids
+from placelink.link.predict import link_encoded
+from placelink.settings import Settings
+
+
+@dataclass(frozen=True)
+class LinkageResult:
+    records: int
+    persons: int
+    multi_record_persons: int
+    multi_source_persons: int
+    profiles: int
+    pairs_scored: int
+    pairs_matched: int
+    trained: bool
+    threshold: float
+    record_links: Path
+    person_index: Path
+    model: Path
+
+
+def record_links_path(settings: Settings) -> Path:
+    return settings.linkage / "record_links.parquet"
+
+
+def person_index_path(settings: Settings) -> Path:
+    return settings.linkage / "person_index.parquet"
+
+
+def model_path(settings: Settings) -> Path:
+    return settings.linkage / "model.json"
+
+
+def run_linkage(
+    settings: Settings, encoded_files: list[Path], run_id: str, retrain: bool = True
+) -> LinkageResult:
+    """Link, keep the previous run's person_ids, and write record_links and person_index."""
+    clustering = link_encoded(encoded_files, model_path(settings), retrain=retrain)
+    links_file, index_file = record_links_path(settings), person_index_path(settings)
+    previous = (
+        (pd.read_parquet(links_file), pd.read_parquet(index_file))
+        if links_file.exists() and index_file.exists()
+        else (None, None)
+    )
+    links, index = assign_person_ids(clustering.records, run_id, *previous)
+    write_parquet_atomic(pa.Table.from_pandas(links, preserve_index=False), links_file)
+    write_parquet_atomic(pa.Table.from_pandas(index, preserve_index=False), index_file)
+    per_person = links.groupby("person_id").agg(
+        records=("record_id", "size"), sources=("source", "nunique")
+    )
+    return LinkageResult(
+        records=len(links),
+        persons=len(per_person),
+        multi_record_persons=int((per_person["records"] > 1).sum()),
+        multi_source_persons=int((per_person["sources"] > 1).sum()),
+        profiles=clustering.profiles,
+        pairs_scored=clustering.pairs_scored,
+        pairs_matched=clustering.pairs_matched,
+        trained=clustering.trained,
+        threshold=clustering.threshold,
+        record_links=links_file,
+        person_index=index_file,
+        model=model_path(settings),
+    )

@@ -1,0 +1,97 @@
+"""The pseudonymise step: the edge past which no plaintext identifier travels.
+
+Identity fields become keyed encodings; the postcode becomes the neighbourhood, LSOA-like area and
+postcode district, the only geography downstream; the date of birth becomes the age on the
+event's date. Event fields pass through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from placelink.encode import LinkageKey, encode_identities
+from placelink.files import write_parquet_atomic
+from placelink.pull import IDENTITY_OUTPUT
+from placelink.settings import Settings
+from placelink.sources import SourceSpec
+
+GEOGRAPHY = ("postcode_district", "lsoa", "neighbourhood", "locality", "imd_decile")
+
+
+@dataclass(frozen=True)
+class PseudonymiseResult:
+    source: str
+    records: int
+    months: int
+    path: Path
+    columns: tuple[str, ...]
+
+
+def encoded_path(settings: Settings, source: str) -> Path:
+    return settings.encoded / f"{source}.parquet"
+
+
+def load_postcode_lookup(settings: Settings) -> pd.DataFrame:
+    """The postcode lookup (ONS NSPL-like): geography for each full postcode."""
+    path = settings.reference / "postcodes.csv"
+    lookup = pd.read_csv(path, dtype={"imd_decile": "Int64"}, keep_default_na=False)
+    return lookup.set_index("postcode")[list(GEOGRAPHY)]
+
+
+def pseudonymise_source(
+    spec: SourceSpec, settings: Settings, key: LinkageKey, lookup: pd.DataFrame
+) -> PseudonymiseResult:
+    """Encode every standardised month of a source into linkage/encoded/<source>.parquet."""
+    files = sorted((settings.standardised / spec.name).glob("*.parquet"))
+    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    rows = table.to_pandas(types_mapper=_string_types)
+    encoded = encode_identities(rows[list(IDENTITY_OUTPUT)], key)
+    geography = postcode_geography(rows["postcode"], lookup)
+    events = rows.drop(columns=[c for c in IDENTITY_OUTPUT if c != "record_id"])
+    events = events.drop(columns="record_id")
+    age = age_at(rows["date_of_birth"], rows[spec.event_start])
+    out = pd.concat(
+        [
+            pd.DataFrame({"source": spec.name, "record_id": rows["record_id"]}),
+            encoded.drop(columns=["record_id"], errors="ignore"),
+            geography,
+            pd.DataFrame({"age_at_event": age, "sex": rows["sex"]}),
+            events,
+        ],
+        axis=1,
+    )
+    path = write_parquet_atomic(
+        pa.Table.from_pandas(out, preserve_index=False), encoded_path(settings, spec.name)
+    )
+    return PseudonymiseResult(spec.name, len(out), len(files), path, tuple(out.columns))
+
+
+def postcode_geography(postcode: pd.Series, lookup: pd.DataFrame) -> pd.DataFrame:
+    """Geography for each postcode; a district-only or unknown postcode keeps what it can."""
+    geography = lookup.reindex(postcode.astype(object)).reset_index(drop=True)
+    geography.index = postcode.index
+    district = postcode.str.split(" ").str[0]
+    geography["postcode_district"] = geography["postcode_district"].where(
+        geography["postcode_district"].notna(), district
+    )
+    return geography.astype({"imd_decile": "Int64"})
+
+
+def age_at(date_of_birth: pd.Series, on: pd.Series) -> pd.Series:
+    """Whole years between the date of birth and the event date; null when either is null."""
+    dob = pd.to_datetime(date_of_birth)
+    day = pd.to_datetime(on)
+    years = day.dt.year - dob.dt.year
+    before_birthday = (day.dt.month < dob.dt.month) | (
+        (day.dt.month == dob.dt.month) & (day.dt.day < dob.dt.day)
+    )
+    return (years - before_birthday.astype(int)).astype("Int64")
+
+
+def _string_types(arrow_type: pa.DataType):
+    return pd.StringDtype() if pa.types.is_string(arrow_type) else None

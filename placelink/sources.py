@@ -1,0 +1,118 @@
+"""The sources file (DESIGN.md section 5): what each service sends and how to read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from placelink.errors import ConfigError
+
+IDENTITY_FIELDS = (
+    "record_id",
+    "nhs_number",
+    "ni_number",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "postcode",
+)
+SERVICES = ("health", "social_care", "housing", "benefits")
+CONNECTOR_KINDS = ("csv", "jsonl", "parquet", "sql")
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    kind: str
+    path: str | None = None
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    url: str | None = None
+    query: str | None = None
+    table: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source: where its extracts are, and which columns carry identity and events."""
+
+    name: str
+    service: str
+    connector: ConnectorSpec
+    identity: dict[str, str]
+    keep: tuple[str, ...]
+    event_start: str
+    event_end: str | None = None
+    dates: dict[str, str] = field(default_factory=dict)
+    sex_map: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    quarantine_on: frozenset[str] = frozenset()
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns an extract must have: its identity columns and the kept event fields."""
+        return tuple(dict.fromkeys([*self.identity.values(), *self.keep]))
+
+
+def load_sources(path: Path) -> list[SourceSpec]:
+    """Read and check the sources file; a mistake is one ConfigError naming the file."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: sources file not found (run `placelink generate`)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("sources"), list):
+        raise ConfigError(f"{path}: expected a mapping with a `sources` list")
+    specs = [_parse_source(path, entry) for entry in raw["sources"]]
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: source names must be unique, got {names}")
+    return specs
+
+
+def _parse_source(path: Path, entry: Any) -> SourceSpec:
+    if not isinstance(entry, dict) or "name" not in entry:
+        raise ConfigError(f"{path}: every source needs a name")
+    name = str(entry["name"])
+    where = f"{path}: source {name!r}"
+    if not name.isidentifier() or name != name.lower():
+        raise ConfigError(f"{where}: the name must be lower_snake_case")
+    service = entry.get("service")
+    if service not in SERVICES:
+        raise ConfigError(f"{where}: service must be one of {', '.join(SERVICES)}")
+    conn = entry.get("connector") or {}
+    if conn.get("kind") not in CONNECTOR_KINDS:
+        raise ConfigError(f"{where}: connector.kind must be one of {', '.join(CONNECTOR_KINDS)}")
+    if conn["kind"] == "sql" and not (conn.get("url") and (conn.get("query") or conn.get("table"))):
+        raise ConfigError(f"{where}: a sql connector needs a url and a query or table")
+    if conn["kind"] != "sql" and "{month}" not in str(conn.get("path", "")):
+        raise ConfigError(f"{where}: connector.path must contain {{month}}")
+    identity = {str(k): str(v) for k, v in (entry.get("identity") or {}).items()}
+    unknown = set(identity) - set(IDENTITY_FIELDS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown identity field(s) {sorted(unknown)}")
+    if "record_id" not in identity:
+        raise ConfigError(f"{where}: identity.record_id is required")
+    event = entry.get("event") or {}
+    keep = tuple(str(c) for c in entry.get("keep") or ())
+    if event.get("start") not in keep:
+        raise ConfigError(f"{where}: event.start must name a kept field")
+    return SourceSpec(
+        name=name,
+        service=service,
+        connector=ConnectorSpec(
+            **{k: v for k, v in conn.items() if k != "kind"}, kind=conn["kind"]
+        ),
+        identity=identity,
+        keep=keep,
+        event_start=event["start"],
+        event_end=event.get("end"),
+        dates={str(k): str(v) for k, v in (entry.get("dates") or {}).items()},
+        sex_map={str(k): str(v) for k, v in (entry.get("sex_map") or {}).items()},
+        description=str(entry.get("description", "")),
+        quarantine_on=frozenset(str(c) for c in entry.get("quarantine_on") or ()),
+    )
