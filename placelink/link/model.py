@@ -40,8 +40,7 @@ PROFILE_COLUMNS = (
 def _dice(column: str) -> str:
     left, right = f"{column}_l", f"{column}_r"
     return (
-        f"(2.0 * bit_count({left} & {right}) / "
-        f"nullif(bit_count({left}) + bit_count({right}), 0))"
+        f"(2.0 * bit_count({left} & {right}) / nullif(bit_count({left}) + bit_count({right}), 0))"
     )
 
 

@@ -82,21 +82,21 @@ def assign_person_ids(
         first_seen_run=records["first_seen_run"].fillna(run_id).astype("string"),
     )[["source", "record_id", "person_id", "cluster_size", "first_seen_run"]]
 
-    index = previous_index.copy()
-    index = pd.concat(
-        [
-            index,
-            pd.DataFrame(
-                {"person_id": fresh.values, "created_run": run_id, "merged_into": pd.NA}
+    index = pd.DataFrame(
+        {
+            "person_id": pd.array([*previous_index["person_id"], *fresh.values], dtype="int64"),
+            "created_run": pd.array(
+                [*previous_index["created_run"], *[run_id] * len(fresh)], dtype="string"
             ),
-        ],
-        ignore_index=True,
+            "merged_into": pd.array(
+                [*previous_index["merged_into"], *[pd.NA] * len(fresh)], dtype="Int64"
+            ),
+        }
     )
     merge_map = merged.set_index("previous_id")["person_id"]
     index["merged_into"] = (
         index["person_id"].map(merge_map).astype("Int64").fillna(index["merged_into"])
     ).astype("Int64")
-    index = index.astype({"person_id": "int64", "created_run": "string"})
     return links.sort_values(["source", "record_id"], ignore_index=True), index.sort_values(
         "person_id", ignore_index=True
     )

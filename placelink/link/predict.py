@@ -48,7 +48,8 @@ def link_encoded(
     files = ", ".join(f"'{p}'" for p in encoded_files)
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
     identity = ", ".join(
-        f"coalesce(array_to_string(\"{c}\", ','), '~')" if c == "family_part_tokens"
+        f"coalesce(array_to_string(\"{c}\", ','), '~')"
+        if c == "family_part_tokens"
         else f"coalesce(cast(\"{c}\" as varchar), '~')"
         for c in PROFILE_COLUMNS
         if not c.endswith("_bloom")

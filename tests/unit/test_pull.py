@@ -1,0 +1,228 @@
+"""The pull step: every row accounted for, bad files stopped with one clear message."""
+
+import json
+from datetime import date
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from placelink.connectors import landed_months
+from placelink.errors import ConfigError, SourceError
+from placelink.pull import pull_month, quarantine_path, read_reconciliation, standardised_path
+from placelink.settings import Settings
+from placelink.sources import ConnectorSpec, SourceSpec, load_sources
+
+TODAY = date(2026, 11, 23)
+HEADER = "epikey,nhs_number,forename,surname,dob,sex,postcode,admidate\n"
+GOOD = [
+    "E1,9434765919,Zoë,O'Brien-Smith,1950-03-04,2,PL1 4AB,2024-01-05",
+    "E2,,Mr John,Smith,1960-12-31,1,pl14ab,2024-01-06",
+]
+
+
+def csv_spec(delimiter=",", **extra) -> SourceSpec:
+    return SourceSpec(
+        name="apc",
+        service="health",
+        connector=ConnectorSpec(kind="csv", path="landing/apc/{month}.csv", delimiter=delimiter),
+        identity={
+            "record_id": "epikey",
+            "nhs_number": "nhs_number",
+            "given_name": "forename",
+            "family_name": "surname",
+            "date_of_birth": "dob",
+            "sex": "sex",
+            "postcode": "postcode",
+        },
+        keep=("admidate",),
+        event_start="admidate",
+        dates={"dob": "%Y-%m-%d", "admidate": "%Y-%m-%d"},
+        sex_map={"1": "M", "2": "F", "9": "U"},
+        **extra,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings.from_env(environ={}, home=tmp_path)
+
+
+def land(settings: Settings, text: bytes | str, month="2024-01") -> None:
+    path = settings.landing / "apc" / f"{month}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+
+
+def test_clean_rows_are_standardised_and_reconcile(settings):
+    land(settings, HEADER + "\n".join(GOOD) + "\n")
+    result = pull_month(csv_spec(), "2024-01", settings, today=TODAY)
+    assert (result.rows_in, result.valid, result.quarantined) == (2, 2, 0)
+    rows = pd.read_parquet(standardised_path(settings, "apc", "2024-01"))
+    assert rows.given_name.tolist() == ["ZOE", "JOHN"]
+    assert rows.family_name.tolist() == ["OBRIEN SMITH", "SMITH"]
+    assert rows.postcode.tolist() == ["PL1 4AB", "PL1 4AB"]
+    assert rows.sex.tolist() == ["F", "M"]
+    assert (
+        pq.read_schema(standardised_path(settings, "apc", "2024-01")).field("date_of_birth").type
+        == pa.date32()
+    )
+    assert read_reconciliation(standardised_path(settings, "apc", "2024-01")) == result
+
+
+def test_bad_rows_are_quarantined_with_reasons_and_no_row_is_lost(settings):
+    bad = [
+        "E3,,Ann,Lee,31/02/1970,2,PL1 4AB,2024-01-07",  # unparseable date of birth
+        "E4,,Ann,Lee,2090-01-01,2,PL1 4AB,2024-01-07",  # born in the future
+        ",,Bob,Ray,1970-01-01,1,PL1 4AB,2024-01-07",  # no record id
+        "E5,,Cy,Day,1970-01-01,1,PL1 4AB,2024-01-07",
+        "E5,,Cy,Day,1970-01-01,1,PL1 4AB,2024-01-08",  # the same record id twice
+        "E6,9434765918,Di,Fox,1970-01-01,7,NOTAPOSTCODE,2024-01-09",  # nulled with warnings
+    ]
+    land(settings, HEADER + "\n".join(GOOD + bad) + "\n")
+    result = pull_month(csv_spec(), "2024-01", settings, today=TODAY)
+    assert result.rows_in == 8
+    assert result.valid + result.quarantined == result.rows_in
+    assert result.quarantined == 5
+    quarantined = pd.read_parquet(quarantine_path(settings, "apc", "2024-01"))
+    reasons = dict(zip(quarantined.epikey.fillna(""), quarantined.reasons, strict=True))
+    assert reasons["E3"] == "unparseable_date"
+    assert reasons["E4"] == "impossible_date_of_birth"
+    assert reasons[""] == "missing_record_id"
+    assert quarantined.reasons.tolist().count("duplicate_record_id") == 2
+    assert sorted(quarantined.row_number.tolist()) == [3, 4, 5, 6, 7]
+    assert result.warnings == {
+        "invalid_nhs_number": 1,
+        "malformed_postcode": 1,
+        "unknown_sex_code": 1,
+    }
+    valid = pd.read_parquet(standardised_path(settings, "apc", "2024-01"))
+    e6 = valid.set_index("record_id").loc["E6"]
+    assert pd.isna(e6.nhs_number) and pd.isna(e6.postcode) and pd.isna(e6.sex)
+
+
+def test_a_source_may_quarantine_what_others_only_null(settings):
+    land(settings, HEADER + "E6,9434765918,Di,Fox,1970-01-01,1,PL1 4AB,2024-01-09\n")
+    spec = csv_spec(quarantine_on=frozenset({"invalid_nhs_number"}))
+    result = pull_month(spec, "2024-01", settings, today=TODAY)
+    assert (result.valid, result.quarantined) == (0, 1)
+    assert result.reasons == {"invalid_nhs_number": 1}
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "empty file"),
+        (HEADER.replace(",postcode", "") + "E1,1,A,B,1950-01-01,1,2024-01-01\n", "postcode"),
+        (HEADER.replace(",", ";") + GOOD[0].replace(",", ";") + "\n", "delimiter"),
+        (HEADER.encode() + b"E1,,\xff\xfeAnn,Lee,1950-01-01,1,PL1 4AB,2024-01-01\n", "encoding"),
+        (HEADER, "no rows"),
+    ],
+    ids=["empty", "missing-column", "wrong-delimiter", "undecodable", "header-only"],
+)
+def test_unreadable_files_stop_the_source_with_one_message_naming_the_file(
+    settings, content, problem
+):
+    land(settings, content)
+    with pytest.raises(SourceError) as raised:
+        pull_month(csv_spec(), "2024-01", settings, today=TODAY)
+    message = str(raised.value)
+    assert str(settings.landing / "apc" / "2024-01.csv") in message
+    assert problem in message
+    assert "\n" not in message
+
+
+def test_missing_file_is_named(settings):
+    with pytest.raises(SourceError, match="2023-12.csv: file not found"):
+        pull_month(csv_spec(), "2023-12", settings, today=TODAY)
+
+
+def test_truncated_parquet_is_named(settings):
+    path = settings.landing / "ben" / "2024-01.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"id": ["1"] * 100, "ni": ["AB123456C"] * 100}), path)
+    path.write_bytes(path.read_bytes()[:-40])
+    spec = SourceSpec(
+        name="ben",
+        service="benefits",
+        connector=ConnectorSpec(kind="parquet", path="landing/ben/{month}.parquet"),
+        identity={"record_id": "id", "ni_number": "ni"},
+        keep=("id",),
+        event_start="id",
+    )
+    with pytest.raises(SourceError, match="not a readable Parquet file"):
+        pull_month(spec, "2024-01", settings, today=TODAY)
+
+
+def test_sql_source_reads_one_month_and_names_a_missing_database(settings):
+    db = settings.landing / "sc" / "cases.sqlite"
+    db.parent.mkdir(parents=True)
+    engine = sa.create_engine(f"sqlite:///{db}")
+    pd.DataFrame(
+        {"event_id": ["S1", "S2"], "extract_month": ["2024-01", "2024-02"], "name": ["A", "B"]}
+    ).to_sql("events", engine, index=False)
+    engine.dispose()
+    spec = SourceSpec(
+        name="sc",
+        service="social_care",
+        connector=ConnectorSpec(
+            kind="sql", url="sqlite:///{home}/landing/sc/cases.sqlite", table="events"
+        ),
+        identity={"record_id": "event_id", "given_name": "name"},
+        keep=("extract_month",),
+        event_start="extract_month",
+    )
+    result = pull_month(spec, "2024-02", settings, today=TODAY)
+    assert (result.rows_in, result.valid) == (1, 1)
+    db.unlink()
+    with pytest.raises(SourceError, match="cases.sqlite: file not found"):
+        pull_month(spec, "2024-02", settings, today=TODAY)
+
+
+def test_jsonl_nested_fields_are_flattened_and_lists_joined(settings):
+    path = settings.landing / "hou" / "2024-01.jsonl"
+    path.parent.mkdir(parents=True)
+    rows = [
+        {
+            "case_id": "H1",
+            "needs": ["a", "b"],
+            "applicant": {"forename": "Łukasz", "dob": "01-02-1980"},
+        },
+        {"case_id": "H2", "needs": [], "applicant": {"forename": "Siobhán", "dob": "03-04-1990"}},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    spec = SourceSpec(
+        name="hou",
+        service="housing",
+        connector=ConnectorSpec(kind="jsonl", path="landing/hou/{month}.jsonl"),
+        identity={
+            "record_id": "case_id",
+            "given_name": "applicant.forename",
+            "date_of_birth": "applicant.dob",
+        },
+        keep=("needs",),
+        event_start="needs",
+        dates={"applicant.dob": "%d-%m-%Y"},
+    )
+    pull_month(spec, "2024-01", settings, today=TODAY)
+    rows = pd.read_parquet(standardised_path(settings, "hou", "2024-01"))
+    assert rows.given_name.tolist() == ["LUKASZ", "SIOBHAN"]
+    assert rows.needs.tolist() == ["a;b", ""]
+    assert rows.date_of_birth.tolist() == [date(1980, 2, 1), date(1990, 4, 3)]
+
+
+def test_sources_file_mistakes_are_one_config_error(tmp_path):
+    path = tmp_path / "sources.yaml"
+    path.write_text("version: 1\nsources:\n  - name: x\n    service: police\n")
+    with pytest.raises(ConfigError, match="service must be one of"):
+        load_sources(path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_sources(tmp_path / "absent.yaml")
+
+
+def test_landed_months_needs_every_file_source(settings):
+    land(settings, HEADER, "2024-01")
+    land(settings, HEADER, "2024-02")
+    assert landed_months([csv_spec()], settings.home) == ["2024-01", "2024-02"]
