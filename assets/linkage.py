@@ -16,7 +16,7 @@ from dagster import (
 from assets.sources import OWNERS, pseudonymise_key
 from pipelines.resources import PlacelinkResource
 from placelink.encode import load_key
-from placelink.link import record_links_path, run_linkage
+from placelink.link import linkage_quality_path, record_links_path, run_linkage
 from placelink.pseudonymise import encoded_path
 from placelink.sources import SourceSpec
 from placelink.warehouse import load_warehouse, make_engine
@@ -85,6 +85,7 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
             settings,
             {n: encoded_path(settings, n) for n in names},
             record_links_path(settings),
+            linkage_quality_path(settings),
         )
         engine.dispose()
         return MaterializeResult(

@@ -1,7 +1,7 @@
-"""Published tables: one asset per published model, plus linkage quality, each GX-checked.
+"""Published tables: one asset per model marked `meta: {publish: …}`, each GX-checked.
 
-The GX suite runs on the exact frame about to be written; a failure leaves the previous Parquet
-in place and, being blocking, stops the report.
+The GX suite runs on the exact frame about to be written (after disclosure control); a failure
+leaves the previous Parquet in place and, being blocking, stops the report.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ from dagster import (
     asset,
 )
 
-from assets.linkage import RECORD_LINKS
 from assets.outcomes import outcome_key
-from assets.sources import OWNERS
 from pipelines.resources import PlacelinkResource
-from placelink.publish import PublishOutcome, publish_linkage_quality, publish_model
+from placelink.expectations import suite_path, write_result
+from placelink.publish import publish_model
 from placelink.sqlmodels import SqlProject
 from placelink.warehouse import make_engine
-
-LINKAGE_QUALITY = "linkage_quality"
 
 
 def published_key(name: str) -> AssetKey:
@@ -33,53 +30,26 @@ def published_key(name: str) -> AssetKey:
 
 
 def published_names(project: SqlProject) -> list[str]:
-    return [n for n in project.order() if project.models[n].publish] + [LINKAGE_QUALITY]
+    return [n for n in project.order() if project.models[n].publish]
 
 
 def build_publish_assets(project: SqlProject) -> list[AssetsDefinition]:
-    assets = [
-        _published_asset(
-            name,
-            deps=[outcome_key(name)],
-            description=project.models[name].description,
-            publisher=lambda settings, name=name: _publish_model(settings, project, name),
-        )
-        for name in project.order()
-        if project.models[name].publish
-    ]
-    assets.append(
-        _published_asset(
-            LINKAGE_QUALITY,
-            deps=[RECORD_LINKS],
-            description=(
-                "Linkage quality by source and by source and subgroup: records, persons, "
-                "records linked to another source, cluster sizes, and precision, recall and F1 "
-                "where synthetic truth exists. Disclosure-controlled."
-            ),
-            publisher=lambda settings: publish_linkage_quality(settings, project),
-        )
-    )
-    return assets
+    return [_published_asset(project, name) for name in published_names(project)]
 
 
-def _publish_model(settings, project: SqlProject, name: str) -> PublishOutcome:
-    engine = make_engine(settings)
-    try:
-        return publish_model(engine, project, name, settings)
-    finally:
-        engine.dispose()
-
-
-def _published_asset(name: str, deps, description: str, publisher) -> AssetsDefinition:
+def _published_asset(project: SqlProject, name: str) -> AssetsDefinition:
     key = published_key(name)
+    model = project.models[name]
+    suite = suite_path("published", name)
 
     @asset(
         key=key,
         group_name="published",
-        deps=deps,
+        deps=[outcome_key(name)],
         kinds={"parquet"},
         owners=["team:analytics"],
-        description=description,
+        description=model.description,
+        metadata={"folder": MetadataValue.text(f"published/{model.publish}/")},
         check_specs=[
             AssetCheckSpec(
                 "gx_suite",
@@ -90,25 +60,39 @@ def _published_asset(name: str, deps, description: str, publisher) -> AssetsDefi
         ],
     )
     def _published(placelink: PlacelinkResource):
-        outcome = publisher(placelink.settings())
+        settings = placelink.settings()
+        engine = make_engine(settings)
+        try:
+            result = publish_model(
+                engine,
+                project,
+                name,
+                settings.published,
+                settings.sdc_threshold,
+                settings.sdc_base,
+                suite=suite,
+            )
+        finally:
+            engine.dispose()
+        write_result(result.check, settings.reports / "validations" / "published" / f"{name}.json")
         metadata = {
-            "dagster/row_count": MetadataValue.int(outcome.rows),
-            "published": MetadataValue.bool(outcome.published),
-            "folder": MetadataValue.text(outcome.kind),
-            "path": MetadataValue.path(str(outcome.path)),
+            "dagster/row_count": MetadataValue.int(result.rows),
+            "published": MetadataValue.bool(result.published),
+            "path": MetadataValue.path(str(result.path)),
         }
-        if outcome.sdc is not None:
-            metadata["cells_suppressed"] = MetadataValue.int(outcome.sdc.cells_suppressed)
-            metadata["cells_rounded"] = MetadataValue.int(outcome.sdc.cells_rounded)
+        if result.sdc is not None:
+            metadata["cells_suppressed"] = MetadataValue.int(result.sdc.cells_suppressed)
+            metadata["cells_rounded"] = MetadataValue.int(result.sdc.cells_rounded)
+            metadata["cells_total"] = MetadataValue.int(result.sdc.cells_total)
         return MaterializeResult(
             metadata=metadata,
             check_results=[
                 AssetCheckResult(
                     check_name="gx_suite",
-                    passed=outcome.check.success,
+                    passed=result.check.success,
                     severity=AssetCheckSeverity.ERROR,
-                    description=outcome.check.describe_failures() or "every expectation met",
-                    metadata={"expectations": MetadataValue.int(len(outcome.check.outcomes))},
+                    description=result.check.describe_failures() or "every expectation met",
+                    metadata={"expectations": MetadataValue.int(len(result.check.outcomes))},
                 )
             ],
         )

@@ -119,7 +119,9 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
         f"F1 {overall['f1']:.4f}  ({result['records_with_truth']:,} records; {out})"
     )
     for pair, score in result["by_source_pair"].items():
-        print(f"  {pair:<28} P {score['precision']:.3f}  R {score['recall']:.3f}  F1 {score['f1']:.3f}")
+        print(
+            f"  {pair:<28} P {score['precision']:.3f}  R {score['recall']:.3f}  F1 {score['f1']:.3f}"
+        )
     if args.min_f1 is not None and overall["f1"] < args.min_f1:
         print(f"placelink: F1 {overall['f1']:.4f} is below --min-f1 {args.min_f1}", file=sys.stderr)
         return 1

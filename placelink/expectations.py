@@ -46,7 +46,8 @@ class SuiteResult:
 
     def describe_failures(self) -> str:
         return "; ".join(
-            f"{o.label}: {o.unexpected_count} unexpected" if o.unexpected_count is not None
+            f"{o.label}: {o.unexpected_count} unexpected"
+            if o.unexpected_count is not None
             else o.label
             for o in self.failed
         )
@@ -112,7 +113,9 @@ def validate_frame(frame: pd.DataFrame, path: Path) -> SuiteResult:
     ]
     context.data_sources.delete(source.name)
     context.suites.delete(suite.name)
-    return SuiteResult(suite=spec.get("name", path.stem), success=bool(result.success), outcomes=outcomes)
+    return SuiteResult(
+        suite=spec.get("name", path.stem), success=bool(result.success), outcomes=outcomes
+    )
 
 
 def write_result(result: SuiteResult, path: Path) -> Path:

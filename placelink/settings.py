@@ -42,7 +42,9 @@ class Settings:
         secret_file = env.get("PLACELINK_SECRET_FILE")
         run_env = env.get("PLACELINK_ENV", "development")
         if run_env not in ("development", "production", "test"):
-            raise ConfigError(f"PLACELINK_ENV must be development, test or production, not {run_env!r}")
+            raise ConfigError(
+                f"PLACELINK_ENV must be development, test or production, not {run_env!r}"
+            )
         backend = env.get("PLACELINK_LINK_BACKEND", "duckdb")
         if backend not in ("duckdb", "spark"):
             raise ConfigError(f"PLACELINK_LINK_BACKEND must be duckdb or spark, not {backend!r}")

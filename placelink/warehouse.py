@@ -56,8 +56,10 @@ def _load_postgres(engine: sa.Engine, name: str, table: pa.Table) -> None:
         for field in table.schema:
             if pa.types.is_date(field.type):
                 connection.execute(
-                    sa.text(f'alter table "{name}" alter column "{field.name}" type date '
-                            f'using "{field.name}"::date')
+                    sa.text(
+                        f'alter table "{name}" alter column "{field.name}" type date '
+                        f'using "{field.name}"::date'
+                    )
                 )
         buffer = io.BytesIO()
         pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
@@ -80,9 +82,14 @@ def raw_source_table(encoded_file: Path, record_links: pd.DataFrame) -> pa.Table
 
 
 def load_warehouse(
-    engine: sa.Engine, settings: Settings, encoded_files: dict[str, Path], record_links: Path
+    engine: sa.Engine,
+    settings: Settings,
+    encoded_files: dict[str, Path],
+    record_links: Path,
+    linkage_quality: Path,
 ) -> list[LoadResult]:
-    """Load raw_<source>, raw_record_links, raw_population and raw_neighbourhoods."""
+    """Load raw_<source>, raw_record_links, raw_linkage_quality, raw_population and
+    raw_neighbourhoods."""
     links = pd.read_parquet(record_links)
     results = [
         load_arrow(engine, f"raw_{source}", raw_source_table(path, links))
@@ -91,6 +98,7 @@ def load_warehouse(
     results.append(
         load_arrow(engine, "raw_record_links", pa.Table.from_pandas(links, preserve_index=False))
     )
+    results.append(load_arrow(engine, "raw_linkage_quality", pq.read_table(linkage_quality)))
     population = pd.read_csv(settings.reference / "population.csv")
     results.append(
         load_arrow(engine, "raw_population", pa.Table.from_pandas(population, preserve_index=False))
@@ -100,9 +108,7 @@ def load_warehouse(
         load_arrow(
             engine,
             "raw_neighbourhoods",
-            pa.Table.from_pandas(
-                neighbourhoods.sort_values("neighbourhood"), preserve_index=False
-            ),
+            pa.Table.from_pandas(neighbourhoods.sort_values("neighbourhood"), preserve_index=False),
         )
     )
     return results

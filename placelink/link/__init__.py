@@ -11,6 +11,7 @@ import pyarrow as pa
 from placelink.files import write_parquet_atomic
 from placelink.link.person_index import assign_person_ids
 from placelink.link.predict import link_encoded
+from placelink.link.quality import linkage_quality
 from placelink.settings import Settings
 
 
@@ -38,6 +39,10 @@ def person_index_path(settings: Settings) -> Path:
     return settings.linkage / "person_index.parquet"
 
 
+def linkage_quality_path(settings: Settings) -> Path:
+    return settings.linkage / "linkage_quality.parquet"
+
+
 def model_path(settings: Settings) -> Path:
     return settings.linkage / "model.json"
 
@@ -56,6 +61,20 @@ def run_linkage(
     links, index = assign_person_ids(clustering.records, run_id, *previous)
     write_parquet_atomic(pa.Table.from_pandas(links, preserve_index=False), links_file)
     write_parquet_atomic(pa.Table.from_pandas(index, preserve_index=False), index_file)
+    attributes = pd.concat(
+        [
+            pd.read_parquet(f, columns=["source", "record_id", "age_at_event", "sex", "imd_decile"])
+            for f in encoded_files
+        ],
+        ignore_index=True,
+    )
+    truth = (
+        pd.read_csv(settings.truth_file, dtype=str) if settings.truth_file.exists() else None
+    )
+    quality = linkage_quality(links, attributes, truth)
+    write_parquet_atomic(
+        pa.Table.from_pandas(quality, preserve_index=False), linkage_quality_path(settings)
+    )
     per_person = links.groupby("person_id").agg(
         records=("record_id", "size"), sources=("source", "nunique")
     )

@@ -91,3 +91,20 @@ def evaluate_links(record_links: pd.DataFrame, truth: pd.DataFrame) -> dict:
                 for value, group in frame.groupby(column, dropna=True)
             }
     return result
+
+
+def _pairs_involving(frame: pd.DataFrame, keys: list[str], mask: pd.Series) -> int:
+    """Pairs within groups of `keys` that include at least one record where mask holds."""
+    grouped = mask.groupby([frame[k] for k in keys]).agg(["size", "sum"])
+    n, x = grouped["size"], grouped["sum"]
+    rest = n - x
+    return int((n * (n - 1) // 2 - rest * (rest - 1) // 2).sum())
+
+
+def pair_score_involving(frame: pd.DataFrame, mask: pd.Series) -> PairScore:
+    """Score the pairs that involve at least one record selected by `mask`."""
+    return PairScore(
+        true_pairs=_pairs_involving(frame, ["true_person_id"], mask),
+        predicted_pairs=_pairs_involving(frame, ["person_id"], mask),
+        true_positive_pairs=_pairs_involving(frame, ["person_id", "true_person_id"], mask),
+    )

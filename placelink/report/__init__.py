@@ -129,7 +129,9 @@ def _linkage_section(settings: Settings) -> dict | None:
             if column != "neighbourhood"
             for value, score in values.items()
         }
-        section["f1_chart"] = _chart_bars(pd.Series(subgroup_f1), "pairwise F1", "F1", horizontal=True)
+        section["f1_chart"] = _chart_bars(
+            pd.Series(subgroup_f1), "pairwise F1", "F1", horizontal=True
+        )
     return section
 
 
@@ -162,7 +164,10 @@ def _chart_sources(sources: list[dict]) -> str:
 
 
 def _chart_bars(
-    data: pd.Series | pd.DataFrame, title: str, ylabel: str, horizontal: bool = False,
+    data: pd.Series | pd.DataFrame,
+    title: str,
+    ylabel: str,
+    horizontal: bool = False,
     stacked: bool = False,
 ) -> str:
     """A bar chart as an inline PNG, so the report is one file that works offline."""

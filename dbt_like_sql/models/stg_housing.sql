@@ -1,0 +1,44 @@
+-- Homelessness cases (H-CLIC-like), typed, one row per case (latest extract wins).
+with source as (
+    select * from {{ source('placelink', 'housing') }}
+),
+
+latest as (
+    select
+        *,
+        row_number() over (partition by record_id order by extract_month desc) as version_rank
+    from source
+    where person_id is not null
+),
+
+typed as (
+    select
+        cast(person_id as bigint) as person_id,
+        cast(record_id as varchar) as record_id,
+        cast(extract_month as varchar) as extract_month,
+        {{ to_int('age_at_event') }} as age_at_event,
+        case when sex in ('M', 'F') then sex end as sex,
+        lsoa,
+        neighbourhood,
+        locality,
+        {{ to_int('imd_decile') }} as imd_decile,
+        {{ to_date('approach_date') }} as approach_date,
+        lower(trim(cast(duty as varchar))) as duty,
+        trim(cast(reason_loss_settled_home as varchar)) as reason_loss_settled_home,
+        cast(support_needs as varchar) as support_needs,
+        trim(cast(accommodation_at_approach as varchar)) as accommodation_at_approach,
+        trim(cast(outcome as varchar)) as outcome,
+        {{ to_date('outcome_date') }} as outcome_date
+    from latest
+    where version_rank = 1
+),
+
+final as (
+    select
+        *,
+        coalesce(duty in ('prevention', 'relief', 'main'), false) as has_duty,
+        coalesce(lower(support_needs) like '%mental health%', false) as has_mental_health_need
+    from typed
+)
+
+select * from final

@@ -1,0 +1,384 @@
+"""Unit tests for placelink.encode: the key, the tokens, the Bloom filters, no plaintext out."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import re
+import stat
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from placelink import encode as e
+from placelink.errors import ConfigError
+from placelink.settings import Settings
+
+KEY = e.LinkageKey(bytes(range(32)), created=False, source="test")
+OTHER_KEY = e.LinkageKey(bytes(range(1, 33)), created=False, source="test")
+DATE = pd.ArrowDtype(pa.date32())
+
+
+def _settings(tmp_path, **environ):
+    return Settings.from_env(environ=environ, home=tmp_path)
+
+
+def _table(**cols) -> pd.DataFrame:
+    n = len(next(iter(cols.values())))
+    frame = pd.DataFrame({"record_id": [f"r{i}" for i in range(n)], **cols})
+    if "date_of_birth" in frame:
+        frame["date_of_birth"] = pd.Series(
+            pa.array(list(cols["date_of_birth"]), type=pa.date32()), dtype=DATE
+        )
+    return frame
+
+
+def _one(col: str, key=KEY, **cols):
+    value = e.encode_identities(_table(**cols), key)[col].iloc[0]
+    return None if value is None or value is pd.NA else value
+
+
+# --- load_key --------------------------------------------------------------------------------
+
+
+def test_key_from_secret_hex_and_base64(tmp_path):
+    raw = bytes(range(40))
+    for text in (raw.hex(), base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        key = e.load_key(_settings(tmp_path, PLACELINK_SECRET=text))
+        assert key.secret == raw and not key.created and key.source == "PLACELINK_SECRET"
+    assert not (tmp_path / "secure" / "key").exists()
+
+
+@pytest.mark.parametrize("text", ["ab" * 31, "not a key!", base64.b64encode(b"x" * 20).decode()])
+def test_bad_secret_names_the_variable_not_the_value(tmp_path, text):
+    with pytest.raises(ConfigError) as err:
+        e.load_key(_settings(tmp_path, PLACELINK_SECRET=text))
+    assert "PLACELINK_SECRET" in str(err.value)
+    assert text not in str(err.value)
+
+
+def test_key_from_secret_file(tmp_path):
+    path = tmp_path / "linkage.key"
+    path.write_text(bytes(range(32)).hex() + "\n")
+    key = e.load_key(_settings(tmp_path, PLACELINK_SECRET_FILE=str(path)))
+    assert key.secret == bytes(range(32)) and str(path) in key.source
+
+
+def test_bad_secret_file_names_the_path(tmp_path):
+    path = tmp_path / "short.key"
+    path.write_text("abcd")
+    with pytest.raises(ConfigError, match=re.escape(str(path))) as err:
+        e.load_key(_settings(tmp_path, PLACELINK_SECRET_FILE=str(path)))
+    assert "abcd" not in str(err.value)
+    with pytest.raises(ConfigError, match="missing.key"):
+        e.load_key(_settings(tmp_path, PLACELINK_SECRET_FILE=str(tmp_path / "missing.key")))
+
+
+def test_production_refuses_without_a_key(tmp_path):
+    with pytest.raises(ConfigError, match="PLACELINK_SECRET") as err:
+        e.load_key(_settings(tmp_path, PLACELINK_ENV="production"))
+    assert str(err.value) == (
+        "PLACELINK_ENV=production needs a key: set PLACELINK_SECRET or PLACELINK_SECRET_FILE"
+    )
+    assert not (tmp_path / "secure").exists()
+
+
+def test_development_key_is_created_once_with_mode_0600(tmp_path):
+    first = e.load_key(_settings(tmp_path))
+    path = tmp_path / "secure" / "key"
+    assert first.created and len(first.secret) == 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    second = e.load_key(_settings(tmp_path))
+    assert not second.created and second.secret == first.secret
+    assert second.fingerprint == first.fingerprint
+
+
+def test_fingerprint_and_repr_never_show_the_key(tmp_path):
+    key = e.load_key(_settings(tmp_path))
+    assert re.fullmatch(r"[0-9a-f]{16}", key.fingerprint)
+    assert key.fingerprint not in key.secret.hex()
+    expected = hmac.new(key.secret, b"placelink-fingerprint", hashlib.sha256).hexdigest()[:16]
+    assert key.fingerprint == e.key_fingerprint(key.secret) == expected
+    for text in (repr(key), str(key), f"{key}"):
+        assert key.secret.hex() not in text and repr(key.secret) not in text
+        assert "secret" not in text
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+def test_output_columns_dtypes_and_index():
+    table = _table(nhs_number=["9434765919", None], given_name=["ANN", None])
+    table.index = [10, 20]
+    out = e.encode_identities(table, KEY)
+    assert tuple(out.columns) == e.OUTPUT_COLUMNS
+    assert {c: out[c].dtype for c in out.columns} == e.OUTPUT_DTYPES
+    assert list(out.index) == [10, 20]
+    # absent columns are all null, present nulls stay null
+    assert out["ni_token"].isna().all() and out["dob_token"].isna().all()
+    assert out["nhs_token"].isna().tolist() == [False, True]
+    assert out["given_bloom"].isna().tolist() == [False, True]
+
+
+def test_empty_table():
+    out = e.encode_identities(pd.DataFrame({"record_id": pd.Series([], dtype=object)}), KEY)
+    assert len(out) == 0 and tuple(out.columns) == e.OUTPUT_COLUMNS
+
+
+def test_token_is_keyed_hmac_with_domain():
+    token = _one("nhs_token", nhs_number=["9434765919"])
+    expected = hmac.new(KEY.secret, b"nhs\x1f9434765919", hashlib.sha256).hexdigest()[:32]
+    assert token == expected
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+
+
+def test_long_key_matches_standard_hmac():
+    key = e.LinkageKey(b"k" * 100, created=False, source="test")
+    token = _one("ni_token", key=key, ni_number=["AB123456C"])
+    assert token == hmac.new(key.secret, b"ni\x1fAB123456C", hashlib.sha256).hexdigest()[:32]
+
+
+def test_fields_are_domain_separated():
+    out = e.encode_identities(
+        _table(nhs_number=["1234567881"], ni_number=["1234567881"], postcode=["1234567881"]), KEY
+    )
+    assert out["nhs_token"].iloc[0] != out["ni_token"].iloc[0]
+
+
+@settings(max_examples=40)
+@given(st.lists(st.sampled_from(["ANN", "BOB", "MARY JANE", None]), min_size=1, max_size=12))
+def test_tokens_are_deterministic_across_rows_and_calls_and_key_dependent(names):
+    table = _table(given_name=names, family_name=names)
+    first = e.encode_identities(table, KEY)
+    again = e.encode_identities(table.iloc[::-1], KEY).loc[table.index]
+    other = e.encode_identities(table, OTHER_KEY)
+    pd.testing.assert_frame_equal(first, again)
+    by_name: dict = {}
+    for name, tok, other_tok in zip(names, first["given_token"], other["given_token"], strict=True):
+        if name is None:
+            assert tok is pd.NA
+            continue
+        assert by_name.setdefault(name, tok) == tok
+        assert tok != other_tok
+    # given and family names share a domain so a given/family swap can be compared
+    assert first["given_token"].equals(first["family_token"])
+
+
+def test_names_tokens_ignore_spaces_and_parts_are_shared():
+    out = e.encode_identities(
+        _table(given_name=["MARY ANN", "MARYANN"], family_name=["SMITH JONES", "JONES"]), KEY
+    )
+    assert out["given_token"].iloc[0] == out["given_token"].iloc[1]
+    parts = out["family_part_tokens"]
+    assert len(parts.iloc[0]) == 2 and len(parts.iloc[1]) == 1
+    assert parts.iloc[1][0] in list(parts.iloc[0])
+    assert out["family_token"].iloc[0] != out["family_token"].iloc[1]
+    assert out["given_first_token"].iloc[0] != out["given_first_token"].iloc[1]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "sex"),
+    [
+        ("BILL", "WILLIAM", "M"),
+        ("BILLY", "WILL", None),
+        ("MOHAMED", "MUHAMMAD", "M"),
+        ("KATHRYN", "CATHERINE", "F"),
+        ("KATE", "KATHERINE", None),
+        ("OLA", "ALEKSANDRA", "F"),
+        ("ALEX", "ALEXANDRA", "F"),
+        ("ALEX", "ALEXANDER", "M"),
+    ],
+)
+def test_canonical_given_name_agrees(a, b, sex):
+    out = e.encode_identities(_table(given_name=[a, b], sex=[sex, sex]), KEY)
+    assert out["given_canon_token"].iloc[0] == out["given_canon_token"].iloc[1]
+    assert out["given_token"].iloc[0] != out["given_token"].iloc[1]
+
+
+def test_canonical_needs_sex_when_ambiguous():
+    assert e.canonical_given_name("ALEX") == "ALEX"
+    assert e.canonical_given_name("ALEX", "F") == "ALEXANDRA"
+    assert e.canonical_given_name("BILL", "F") == "WILLIAM"  # unambiguous despite a wrong sex
+    assert e.canonical_given_name("JOHN PAT", "M") == "JOHN PAT"
+
+
+def test_nickname_table_is_consistent():
+    by_sex, either = e.nickname_table()
+    for table in by_sex.values():
+        assert set(table) & set(table.values()) == set(), "a canonical name is also a variant"
+        for name in list(table) + list(table.values()):
+            assert re.fullmatch(r"[A-Z]+", name)
+    assert either["BILL"] == "WILLIAM" and "ALEX" not in either
+
+
+@pytest.mark.parametrize(("a", "b"), [("SMITH", "SMYTH"), ("CATHERINE", "KATHRYN")])
+def test_phonetic_tokens_agree_on_sound_alikes(a, b):
+    out = e.encode_identities(_table(family_name=[a, b], given_name=[a, b]), KEY)
+    assert out["family_phonetic_token"].iloc[0] == out["family_phonetic_token"].iloc[1]
+    assert out["given_phonetic_token"].iloc[0] == out["given_phonetic_token"].iloc[1]
+
+
+def test_date_of_birth_tokens():
+    dobs = [dt.date(1980, 3, 4), dt.date(1980, 4, 3), dt.date(1980, 3, 14), dt.date(1980, 5, 5)]
+    out = e.encode_identities(_table(date_of_birth=dobs + [None]), KEY)
+    assert out["dob_swap_token"].iloc[0] == out["dob_token"].iloc[1]
+    assert out["dob_swap_token"].iloc[1] == out["dob_token"].iloc[0]
+    assert out["dob_swap_token"].isna().tolist() == [False, False, True, True, True]
+    assert out["dob_ym_token"].iloc[0] == out["dob_ym_token"].iloc[2]  # one wrong day
+    assert out["dob_md_token"].iloc[0] != out["dob_md_token"].iloc[2]
+    assert out["birth_year_token"].nunique() == 1
+    assert out["dob_token"].nunique() == 4
+    expected = hmac.new(KEY.secret, b"dob\x1f1980-03-04", hashlib.sha256).hexdigest()[:32]
+    assert out["dob_token"].iloc[0] == expected
+
+
+def test_date_of_birth_as_strings_or_dates():
+    base = e.encode_identities(_table(date_of_birth=[dt.date(1980, 3, 4)]), KEY)["dob_token"]
+    for values in (["1980-03-04"], [dt.date(1980, 3, 4)], pd.to_datetime(["1980-03-04"])):
+        frame = pd.DataFrame({"record_id": ["a"], "date_of_birth": values})
+        assert e.encode_identities(frame, KEY)["dob_token"].iloc[0] == base.iloc[0]
+
+
+def test_postcode_tokens():
+    out = e.encode_identities(_table(postcode=["AB1 2CD", "AB1 2EF", "AB1", None]), KEY)
+    assert out["postcode_token"].isna().tolist() == [False, False, True, True]
+    assert out["postcode_token"].iloc[0] != out["postcode_token"].iloc[1]
+    assert out["postcode_sector_token"].iloc[0] == out["postcode_sector_token"].iloc[1]
+    assert out["postcode_sector_token"].isna().tolist() == [False, False, True, True]
+
+
+# --- Bloom filters ---------------------------------------------------------------------------
+
+NAMES = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=7, max_size=14)
+
+
+def _blooms(*names: str) -> list[bytes]:
+    out = e.encode_identities(_table(family_name=list(names)), KEY)["family_bloom"]
+    return out.tolist()
+
+
+def _bigrams(name: str) -> set[str]:
+    padded = f"_{name}_"
+    return {padded[i : i + 2] for i in range(len(padded) - 1)}
+
+
+def test_bloom_is_fixed_length_and_keyed():
+    (a,) = _blooms("JOHNSON")
+    other = e.encode_identities(_table(family_name=["JOHNSON"]), OTHER_KEY)["family_bloom"]
+    assert len(a) == e.BLOOM_BYTES == 64
+    assert a != other.iloc[0]
+    assert e.dice(a, a) == 1.0
+
+
+@settings(max_examples=60)
+@given(NAMES, st.data())
+def test_bloom_dice_of_a_one_letter_typo_is_high(name, data):
+    """A typo in a name of 7+ letters changes at most 2 of 8+ bigrams: bigram Dice >= 0.75.
+    (Repetitive strings such as ABABABAB can fall lower, so bigrams must be distinct.)"""
+    assume(len(_bigrams(name)) == len(name) + 1)
+    i = data.draw(st.integers(0, len(name) - 1))
+    letter = data.draw(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    kind = data.draw(st.sampled_from(["substitute", "insert", "delete"]))
+    typo = {
+        "substitute": name[:i] + letter + name[i + 1 :],
+        "insert": name[:i] + letter + name[i:],
+        "delete": name[:i] + name[i + 1 :],
+    }[kind]
+    a, b = _blooms(name, typo)
+    assert e.dice(a, a) == 1.0
+    assert e.dice(a, b) > 0.7
+
+
+@settings(max_examples=60)
+@given(NAMES, NAMES)
+def test_bloom_dice_tracks_bigram_dice(a, b):
+    x, y = _blooms(a, b)
+    ga, gb = _bigrams(a), _bigrams(b)
+    assert abs(e.dice(x, y) - 2 * len(ga & gb) / (len(ga) + len(gb))) < 0.3
+
+
+@settings(max_examples=60)
+@given(NAMES, NAMES)
+def test_bloom_dice_of_unrelated_names_is_low(a, b):
+    if _bigrams(a) & _bigrams(b):
+        return
+    x, y = _blooms(a, b)
+    assert e.dice(x, y) < 0.5
+
+
+def test_bloom_dice_in_duckdb_matches_python():
+    duckdb = pytest.importorskip("duckdb")
+    x, y = _blooms("JOHNSON", "JONSON")
+    table = pa.table({"a": pa.array([x], pa.binary(64)), "b": pa.array([y], pa.binary(64))})
+    con = duckdb.connect()
+    con.register("t", table)
+    ((dice,),) = con.execute(
+        "select 2 * bit_count(a::BIT & b::BIT) / (bit_count(a::BIT) + bit_count(b::BIT)) from t"
+    ).fetchall()
+    assert dice == pytest.approx(e.dice(x, y))
+
+
+# --- nothing identifiable leaves -------------------------------------------------------------
+
+NAME_TEXT = st.one_of(st.none(), st.from_regex(r"[A-Z]{2,9}( [A-Z]{2,9})?", fullmatch=True))
+IDENTITY = st.fixed_dictionaries(
+    {
+        "nhs_number": st.one_of(st.none(), st.from_regex(r"[0-9]{10}", fullmatch=True)),
+        "ni_number": st.one_of(st.none(), st.from_regex(r"[A-Z]{2}[0-9]{6}[A-D]", fullmatch=True)),
+        "given_name": NAME_TEXT,
+        "family_name": NAME_TEXT,
+        "date_of_birth": st.one_of(st.none(), st.dates(dt.date(1900, 1, 1), dt.date(2025, 1, 1))),
+        "sex": st.sampled_from(["M", "F", None]),
+        "postcode": st.one_of(st.none(), st.sampled_from(["AB1 2CD", "M1 1AE", "SW1A 1AA", "LS2"])),
+    }
+)  # fmt: skip
+
+
+IDENTITY_COLUMNS = (
+    "nhs_number",
+    "ni_number",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "postcode",
+)
+
+
+@settings(max_examples=40)
+@given(st.lists(IDENTITY, min_size=1, max_size=15))
+def test_no_output_contains_input_plaintext(rows):
+    frame = pd.DataFrame(rows, columns=list(IDENTITY_COLUMNS))
+    frame.insert(0, "record_id", [f"r{i}" for i in range(len(frame))])
+    frame["date_of_birth"] = pd.Series(
+        pa.array(frame["date_of_birth"].tolist(), type=pa.date32()), dtype=DATE
+    )
+    out = e.encode_identities(frame, KEY)
+    assert len(out) == len(frame)
+    assert tuple(out.columns) == e.OUTPUT_COLUMNS
+    plain: set[str] = set()
+    for row in rows:
+        for value in row.values():
+            if value is None or value in ("M", "F"):
+                continue
+            text = value.isoformat() if isinstance(value, dt.date) else value
+            plain |= {text, text.replace(" ", ""), *text.split()}
+    cells: list[str] = []
+    for col in out.columns:
+        for v in out[col].dropna():
+            if isinstance(v, bytes):
+                cells.append(v.decode("latin-1"))
+            elif isinstance(v, str):
+                cells.append(v)
+            else:
+                cells.extend(list(v))
+    for p in plain:
+        if len(p) >= 4:
+            assert not any(p in c for c in cells), "plaintext found in output"
+        else:
+            assert p not in cells

@@ -1,0 +1,109 @@
+"""Disclosure control: small counts vanish, the rest are rounded, rates follow the counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from placelink.errors import PlacelinkError
+from placelink.sdc import ColumnSdc, apply_sdc, round_half_up, sdc_columns
+
+SPEC = {
+    "place": ColumnSdc("none"),
+    "numerator": ColumnSdc("count"),
+    "denominator": ColumnSdc("count"),
+    "rate": ColumnSdc("rate", "numerator", "denominator", 1000),
+}
+
+counts = st.one_of(st.none(), st.integers(min_value=0, max_value=100_000))
+rows = st.lists(st.tuples(counts, counts), min_size=1, max_size=40)
+
+
+def frame(pairs) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "place": [f"N{i}" for i in range(len(pairs))],
+            "numerator": pd.array([a for a, _ in pairs], dtype="Int64"),
+            "denominator": pd.array([b for _, b in pairs], dtype="Int64"),
+            "rate": [0.5] * len(pairs),
+        }
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows)
+def test_every_published_count_is_null_or_a_rounded_multiple_of_base_of_at_least_ten(pairs):
+    out, summary = apply_sdc(frame(pairs), SPEC, threshold=8, base=5)
+    for column in ("numerator", "denominator"):
+        for before, after in zip(frame(pairs)[column], out[column], strict=True):
+            if pd.isna(before) or before < 8:
+                assert pd.isna(after)
+            else:
+                assert after % 5 == 0 and after >= 10 and abs(after - before) <= 2
+    assert summary.cells_total == 2 * len(pairs)
+    assert summary.cells_suppressed == sum(
+        1 for pair in pairs for v in pair if v is not None and v < 8
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows)
+def test_rates_are_recomputed_from_the_published_counts(pairs):
+    out, _ = apply_sdc(frame(pairs), SPEC, threshold=8, base=5)
+    for num, den, rate in zip(out.numerator, out.denominator, out.rate, strict=True):
+        if pd.isna(num) or pd.isna(den) or den == 0:
+            assert pd.isna(rate)
+        else:
+            assert rate == pytest.approx(num * 1000 / den)
+
+
+@given(st.integers(min_value=0, max_value=10**9), st.integers(min_value=1, max_value=50))
+def test_round_half_up_is_the_nearest_multiple_with_halves_up(value, base):
+    rounded = int(round_half_up(np.array([value]), base)[0])
+    assert rounded % base == 0
+    assert -base / 2 < rounded - value <= base / 2
+
+
+@pytest.mark.parametrize(
+    ("count", "published"),
+    [(0, None), (7, None), (8, 10), (12, 10), (13, 15), (17, 15), (18, 20), (22, 20)],
+)
+def test_threshold_and_halves_up_with_the_defaults(count, published):
+    df = pd.DataFrame({"n": pd.array([count], dtype="Int64")})
+    out, summary = apply_sdc(df, {"n": ColumnSdc("count")}, threshold=8, base=5)
+    value = out.n.iloc[0]
+    assert (None if pd.isna(value) else int(value)) == published
+    assert summary.cells_rounded == int(published is not None and published != count)
+
+
+def test_a_rate_scale_can_come_from_a_column():
+    df = pd.DataFrame({"n": [10, 20], "d": [100, 100], "per": [100, 1000], "r": [0.0, 0.0]})
+    spec = {
+        "n": ColumnSdc("count"),
+        "d": ColumnSdc("count"),
+        "per": ColumnSdc("none"),
+        "r": ColumnSdc("rate", "n", "d", "per"),
+    }
+    out, _ = apply_sdc(df, spec, threshold=8, base=5)
+    assert list(out.r) == [10.0, 200.0]
+
+
+def test_a_column_without_a_rule_is_refused():
+    with pytest.raises(PlacelinkError, match="secret"):
+        apply_sdc(pd.DataFrame({"secret": [1]}), {}, threshold=8, base=5)
+
+
+def test_specs_come_from_schema_meta():
+    specs = sdc_columns(
+        {
+            "n": {"sdc": "count"},
+            "d": {"sdc": "count"},
+            "r": {"sdc": "rate", "numerator": "n", "denominator": "d", "per": 1000},
+        }
+    )
+    assert specs["r"] == ColumnSdc("rate", "n", "d", 1000)
+    with pytest.raises(PlacelinkError, match="meta.sdc"):
+        sdc_columns({"x": {}})
