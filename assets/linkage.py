@@ -1,6 +1,5 @@
 """Linkage and warehouse assets: Splink over every source's encodings, then the raw tables."""
 
-from __future__ import annotations
 
 import pandas as pd
 from dagster import (

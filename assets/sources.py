@@ -4,7 +4,6 @@ For each source: pull/<source> (monthly partitions; standardise, validate, quara
 source's GX suite as a blocking check) and pseudonymise/<source> (encodings for linkage).
 """
 
-from __future__ import annotations
 
 from collections import Counter
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dagster import ScheduleDefinition, UnresolvedAssetJobDefinition, build_schedule_from_partitioned_job
+from dagster import ScheduleDefinition, build_schedule_from_partitioned_job
+
+from pipelines.jobs import UnresolvedAssetJobDefinition
 
 
 def build_schedules(jobs: list[UnresolvedAssetJobDefinition]) -> list[ScheduleDefinition]:

@@ -110,9 +110,27 @@ def _csv(spec: SourceSpec, month: str, home: Path, location: str) -> Iterator[pa
 def _jsonl(spec: SourceSpec, month: str, home: Path, location: str) -> Iterator[pa.RecordBatch]:
     path = Path(location)
     _require_file(path)
-    reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=BLOCK_BYTES))
+    # Infer the shape once, then read again with every temporal field as text, so that a date
+    # is parsed by the source's declared format and never by the JSON reader's guess.
+    inferred = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=BLOCK_BYTES))
+    schema = pa.schema([f.with_type(_text_temporal(f.type)) for f in inferred.schema])
+    reader = pajson.open_json(
+        path,
+        read_options=pajson.ReadOptions(block_size=BLOCK_BYTES),
+        parse_options=pajson.ParseOptions(explicit_schema=schema),
+    )
     for batch in reader:
         yield _flatten(pa.Table.from_batches([batch])).combine_chunks().to_batches()[0]
+
+
+def _text_temporal(data_type: pa.DataType) -> pa.DataType:
+    if pa.types.is_struct(data_type):
+        return pa.struct([f.with_type(_text_temporal(f.type)) for f in data_type])
+    if pa.types.is_list(data_type):
+        return pa.list_(_text_temporal(data_type.value_type))
+    if pa.types.is_temporal(data_type):
+        return pa.string()
+    return data_type
 
 
 def _flatten(table: pa.Table) -> pa.Table:

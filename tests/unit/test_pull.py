@@ -226,3 +226,22 @@ def test_landed_months_needs_every_file_source(settings):
     land(settings, HEADER, "2024-01")
     land(settings, HEADER, "2024-02")
     assert landed_months([csv_spec()], settings.home) == ["2024-01", "2024-02"]
+
+
+def test_jsonl_iso_dates_are_read_as_text_and_parsed_by_the_declared_format(settings):
+    path = settings.landing / "hou" / "2024-01.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"case_id": "H1", "approach_date": "2024-01-05"}) + "\n")
+    spec = SourceSpec(
+        name="hou",
+        service="housing",
+        connector=ConnectorSpec(kind="jsonl", path="landing/hou/{month}.jsonl"),
+        identity={"record_id": "case_id"},
+        keep=("approach_date",),
+        event_start="approach_date",
+        dates={"approach_date": "%Y-%m-%d"},
+    )
+    result = pull_month(spec, "2024-01", settings, today=TODAY)
+    assert (result.valid, result.quarantined) == (1, 0)
+    rows = pd.read_parquet(standardised_path(settings, "hou", "2024-01"))
+    assert rows.approach_date.tolist() == [date(2024, 1, 5)]
