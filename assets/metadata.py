@@ -5,25 +5,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
+import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableSchema
 
 
-def table_schema(frame: pd.DataFrame, descriptions: Mapping[str, str] | None = None):
-    descriptions = descriptions or {}
+def table_schema(schema: pa.Schema):
+    """The Arrow schema as Dagster's column schema, with any column descriptions."""
     return MetadataValue.table_schema(
         TableSchema(
             columns=[
-                TableColumn(name=str(c), type=str(t), description=descriptions.get(str(c)))
-                for c, t in frame.dtypes.items()
+                TableColumn(
+                    name=f.name,
+                    type=str(f.type),
+                    description=(f.metadata or {}).get(b"description", b"").decode() or None,
+                )
+                for f in schema
             ]
         )
     )
 
 
-def frame_preview(frame: pd.DataFrame, rows: int = 5, exclude_suffixes: tuple[str, ...] = ()):
-    """A Markdown preview of pseudonymised rows; encoding columns can be left out."""
-    columns = [c for c in frame.columns if not str(c).endswith(exclude_suffixes)]
-    return MetadataValue.md(frame[columns].head(rows).to_markdown(index=False))
+def frame_preview(frame: pd.DataFrame, rows: int = 5):
+    """A Markdown preview of pseudonymised rows (never call it on identifiable ones)."""
+    return MetadataValue.md(frame.head(rows).to_markdown(index=False))
 
 
 def counts_table(counts: Mapping[str, int], label: str):

@@ -104,7 +104,10 @@ def run_pipeline(settings: Settings, until: str = "report", retrain: bool = True
             raise_on_error=False,
         )
         summary = RunSummary(run_id=result.run_id, success=result.success, months=months)
+        latest = {}
         for event in result.get_asset_materialization_events():
+            latest[event.event_specific_data.materialization.asset_key] = event
+        for event in latest.values():
             mat = event.event_specific_data.materialization
             meta = {k: v.value for k, v in mat.metadata.items()}
             prefix, name = mat.asset_key.path[0], mat.asset_key.path[-1]
@@ -135,6 +138,8 @@ def _first_failure(result) -> str:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
+            while error is not None and error.cause is not None:
+                error = error.cause
             message = error.message.strip().splitlines()[-1] if error else "failed"
             return f"step {event.step_key} failed: {message}"
     return "the run failed"

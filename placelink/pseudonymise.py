@@ -65,9 +65,10 @@ def pseudonymise_source(
         ],
         axis=1,
     )
-    path = write_parquet_atomic(
-        pa.Table.from_pandas(out, preserve_index=False), encoded_path(settings, spec.name)
-    )
+    # Without pandas' schema metadata: readers of the encodings (DuckDB, Splink, the warehouse)
+    # take the Arrow types as they are.
+    table = pa.Table.from_pandas(out, preserve_index=False).replace_schema_metadata(None)
+    path = write_parquet_atomic(table, encoded_path(settings, spec.name))
     return PseudonymiseResult(spec.name, len(out), len(files), path, tuple(out.columns))
 
 
