@@ -1,6 +1,5 @@
 """Linkage and warehouse assets: Splink over every source's encodings, then the raw tables."""
 
-
 import pandas as pd
 from dagster import (
     AssetExecutionContext,

@@ -14,7 +14,6 @@ from dagster import (
 )
 
 from assets.linkage import RAW_TABLES
-from assets.sources import OWNERS
 from pipelines.resources import PlacelinkResource
 from placelink.sqlmodels import SqlProject, run_model
 from placelink.sqltests import run_schema_tests

@@ -4,7 +4,6 @@ For each source: pull/<source> (monthly partitions; standardise, validate, quara
 source's GX suite as a blocking check) and pseudonymise/<source> (encodings for linkage).
 """
 
-
 from collections import Counter
 
 import pandas as pd
@@ -29,8 +28,8 @@ from placelink.encode import load_key
 from placelink.expectations import suite_path, validate_frame, write_result
 from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source
 from placelink.pull import pull_month, standardised_path
-from placelink.warehouse import ENCODING_SUFFIXES
 from placelink.sources import SourceSpec
+from placelink.warehouse import ENCODING_SUFFIXES
 
 OWNERS = ["team:data-engineering"]
 

@@ -48,15 +48,20 @@ class RunSummary:
             table = Table("source", "rows in", "valid", "quarantined", "reconciles")
             for s in self.sources:
                 table.add_row(
-                    s["source"], f"{s['rows_in']:,}", f"{s['valid']:,}",
-                    f"{s['quarantined']:,}", "yes" if s["reconciles"] else "NO",
+                    s["source"],
+                    f"{s['rows_in']:,}",
+                    f"{s['valid']:,}",
+                    f"{s['quarantined']:,}",
+                    "yes" if s["reconciles"] else "NO",
                 )
             console.print(table)
         if self.linkage:
             console.print(
                 "linked {records:,} records into {persons:,} persons "
                 "({persons_in_two_or_more_sources:,} in two or more sources; "
-                "{distinct_encoded_identities:,} distinct encoded identities)".format(**self.linkage)
+                "{distinct_encoded_identities:,} distinct encoded identities)".format(
+                    **self.linkage
+                )
             )
         if self.tables:
             console.print(f"published {len(self.tables)} tables:")
@@ -82,7 +87,9 @@ def run_pipeline(settings: Settings, until: str = "report", retrain: bool = True
     specs = load_sources(settings.sources_file)
     months = landed_months(specs, settings.home)
     if not months:
-        raise PlacelinkError(f"{settings.landing}: no extracts have landed (run `placelink generate`)")
+        raise PlacelinkError(
+            f"{settings.landing}: no extracts have landed (run `placelink generate`)"
+        )
     defs = build_definitions(home=str(settings.home))
     assets = list(defs.assets)
     selection = AssetSelection.key_prefixes(*[[p] for p in PREFIXES[until]])
@@ -96,9 +103,7 @@ def run_pipeline(settings: Settings, until: str = "report", retrain: bool = True
                 "dagster/asset_partition_range_start": months[0],
                 "dagster/asset_partition_range_end": months[-1],
             },
-            run_config=RunConfig(
-                ops={_op_name(RECORD_LINKS): LinkageConfig(retrain=retrain)}
-            )
+            run_config=RunConfig(ops={_op_name(RECORD_LINKS): LinkageConfig(retrain=retrain)})
             if until not in ("pull", "pseudonymise")
             else None,
             raise_on_error=False,

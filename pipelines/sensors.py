@@ -1,6 +1,5 @@
 """Sensors: a new month's landing files ask for that month's run."""
 
-
 from dagster import RunRequest, SensorDefinition, SensorEvaluationContext, SkipReason, sensor
 
 from assets.partitions import monthly_partitions

@@ -120,7 +120,8 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     )
     for pair, score in result["by_source_pair"].items():
         print(
-            f"  {pair:<28} P {score['precision']:.3f}  R {score['recall']:.3f}  F1 {score['f1']:.3f}"
+            f"  {pair:<28} P {score['precision']:.3f}  R {score['recall']:.3f}  "
+            f"F1 {score['f1']:.3f}"
         )
     if args.min_f1 is not None and overall["f1"] < args.min_f1:
         print(f"placelink: F1 {overall['f1']:.4f} is below --min-f1 {args.min_f1}", file=sys.stderr)

@@ -9,8 +9,8 @@ reason in `quarantine_on`.
 
 from __future__ import annotations
 
-from collections import Counter
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path

@@ -68,9 +68,7 @@ def run_linkage(
         ],
         ignore_index=True,
     )
-    truth = (
-        pd.read_csv(settings.truth_file, dtype=str) if settings.truth_file.exists() else None
-    )
+    truth = pd.read_csv(settings.truth_file, dtype=str) if settings.truth_file.exists() else None
     quality = linkage_quality(links, attributes, truth)
     write_parquet_atomic(
         pa.Table.from_pandas(quality, preserve_index=False), linkage_quality_path(settings)
