@@ -52,7 +52,8 @@ def read_batches(spec: SourceSpec, month: str, home: Path) -> Iterator[pa.Record
     except sa.exc.SQLAlchemyError as exc:
         raise SourceError(location, f"database error: {exc.__class__.__name__}") from None
     except OSError as exc:
-        raise SourceError(location, f"cannot be read ({exc.strerror or exc.__class__.__name__})")
+        problem = exc.strerror or exc.__class__.__name__
+        raise SourceError(location, f"cannot be read ({problem})") from None
     if not seen_rows:
         raise SourceError(location, "no rows (an empty extract)")
 

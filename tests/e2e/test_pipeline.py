@@ -1,7 +1,7 @@
 """The whole graph, for real, on a small generated town: generate, run, evaluate, report.
 
-One run is shared by the tests of this module (it takes most of a minute); each test reads
-what that run left in its data home.
+One run (tests/e2e/conftest.py) is shared by the end-to-end tests; each test reads what that
+run left in its data home.
 """
 
 from __future__ import annotations
@@ -17,24 +17,11 @@ import pytest
 
 from pipelines.run import run_pipeline
 from placelink.cli import main
-from placelink.generate import generate
-from placelink.settings import Settings
 from placelink.sources import load_sources
 
 pytestmark = pytest.mark.e2e
 
-PEOPLE = 3000
-MONTHS = 6
 PSEUDONYMISED_ZONE = ("linkage", "published", "reports", "warehouse", "dagster")
-
-
-@pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    home = tmp_path_factory.mktemp("town")
-    generate(home, people=PEOPLE, months=MONTHS, seed=7)
-    settings = Settings.from_env(environ={}, home=home)
-    summary = run_pipeline(settings)
-    return settings, summary
 
 
 def test_the_run_succeeds_and_publishes_every_table(town):
