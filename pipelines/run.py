@@ -6,6 +6,7 @@ is pulled in one run (single-run backfill), then the unpartitioned steps follow.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from dagster import AssetKey, AssetSelection, DagsterInstance, RunConfig, materialize
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from assets.linkage import RECORD_LINKS, LinkageConfig
 from placelink.connectors import landed_months
+from placelink.encode import load_key
 from placelink.errors import PlacelinkError
 from placelink.settings import Settings
 from placelink.sources import load_sources
@@ -84,6 +86,8 @@ def run_pipeline(settings: Settings, until: str = "report", retrain: bool = True
     """Materialise every step up to `until` for every landed month."""
     from pipelines.definitions import build_definitions
 
+    if until != "pull":
+        load_key(settings)  # refuse to start, naming PLACELINK_SECRET, before anything runs
     specs = load_sources(settings.sources_file)
     months = landed_months(specs, settings.home)
     if not months:
@@ -93,6 +97,11 @@ def run_pipeline(settings: Settings, until: str = "report", retrain: bool = True
     defs = build_definitions(home=str(settings.home))
     assets = list(defs.assets)
     selection = AssetSelection.key_prefixes(*[[p] for p in PREFIXES[until]])
+    ops = (
+        {}
+        if until in ("pull", "pseudonymise")
+        else {_op_name(RECORD_LINKS): LinkageConfig(retrain=retrain)}
+    )
     with open_instance(settings) as instance:
         result = materialize(
             assets,
@@ -103,9 +112,11 @@ def run_pipeline(settings: Settings, until: str = "report", retrain: bool = True
                 "dagster/asset_partition_range_start": months[0],
                 "dagster/asset_partition_range_end": months[-1],
             },
-            run_config=RunConfig(ops={_op_name(RECORD_LINKS): LinkageConfig(retrain=retrain)})
-            if until not in ("pull", "pseudonymise")
-            else None,
+            run_config={
+                **RunConfig(ops=ops).to_config_dict(),
+                # The summary speaks for the run here; every event is kept for the UI.
+                "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+            },
             raise_on_error=False,
         )
         summary = RunSummary(run_id=result.run_id, success=result.success, months=months)
@@ -130,7 +141,7 @@ def run_pipeline(settings: Settings, until: str = "report", retrain: bool = True
                 summary.failed_checks.append(
                     f"{key} {evaluation.check_name}: {evaluation.description or ''}".strip()
                 )
-        if not result.success and not summary.failed_checks:
+        if not result.success:
             summary.error = _first_failure(result)
     return summary
 
@@ -139,12 +150,15 @@ def _op_name(key: AssetKey) -> str:
     return "__".join(key.path)
 
 
-def _first_failure(result) -> str:
+def _first_failure(result) -> str | None:
+    """The first step that failed for a reason other than a blocking check (reported apart)."""
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
+            if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
+                continue
             while error is not None and error.cause is not None:
                 error = error.cause
             message = error.message.strip().splitlines()[-1] if error else "failed"
-            return f"step {event.step_key} failed: {message}"
-    return "the run failed"
+            return re.sub(r"^[\w.]*(SourceError|ConfigError|PlacelinkError): ", "", message)
+    return None

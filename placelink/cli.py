@@ -92,10 +92,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     summary = run_pipeline(settings, until=args.until, retrain=not args.no_retrain)
     print(summary.render())
+    if summary.error:
+        raise PlacelinkError(summary.error)
     if summary.failed_checks:
         raise CheckFailed("; ".join(summary.failed_checks))
     if not summary.success:
-        raise PlacelinkError(summary.error or "the run failed; see the Dagster UI for the step")
+        raise PlacelinkError(f"run {summary.run_id} failed: see it in the Dagster UI")
     return 0
 
 

@@ -1,0 +1,118 @@
+"""The Dagster skin: the graph as designed, blocking checks that block, bad files named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.definitions import build_definitions
+from placelink.cli import main
+from placelink.generate import generate
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "asset_graph.txt"
+SOURCES = ("health_apc", "health_ecds", "social_care", "housing", "benefits")
+
+
+def graph_snapshot() -> str:
+    """Every asset with its group, dependencies and checks, one line each, sorted."""
+    graph = build_definitions().resolve_asset_graph()
+    checks: dict[str, list[str]] = {}
+    for check in graph.asset_check_keys:
+        checks.setdefault(check.asset_key.to_user_string(), []).append(check.name)
+    lines = []
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        name = key.to_user_string()
+        deps = ",".join(sorted(p.to_user_string() for p in node.parent_keys))
+        lines.append(
+            f"{name} [{node.group_name}] <- {deps or '-'} checks: "
+            f"{','.join(sorted(checks.get(name, []))) or '-'}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_asset_graph_matches_the_reviewed_snapshot():
+    """A change to the graph shows in review. If it is meant, regenerate the golden file:
+    python -c "from tests.integration.test_dagster import graph_snapshot as g; print(g(), end='')"
+    > tests/golden/asset_graph.txt
+    """
+    snapshot = graph_snapshot()
+    assert snapshot == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_each_source_has_its_group_with_a_blocking_gx_check():
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    for source in SOURCES:
+        keys = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == source]
+        assert sorted(k.to_user_string() for k in keys) == [
+            f"pseudonymise/{source}",
+            f"pull/{source}",
+        ]
+    blocking = {
+        c.asset_key.to_user_string()
+        for a in defs.assets
+        for c in a.check_specs
+        if c.blocking and c.name == "gx_suite"
+    }
+    assert {f"pull/{s}" for s in SOURCES} <= blocking
+
+
+def test_jobs_schedules_and_sensors_resolve():
+    defs = build_definitions()
+    assert defs.resolve_job_def("monthly_job").partitions_def is not None
+    assert defs.resolve_schedule_def("monthly_schedule").cron_schedule == "0 6 7 * *"
+    assert defs.resolve_sensor_def("landing_sensor").job_name == "monthly_job"
+
+
+@pytest.fixture
+def small_town(tmp_path) -> Path:
+    generate(tmp_path, people=1500, months=2, seed=3)
+    return tmp_path
+
+
+def test_a_failed_blocking_check_stops_downstream_and_the_cli_names_it(small_town, capsys):
+    csv = small_town / "landing" / "health_apc" / "2023-04.csv"
+    extract = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    extract["admimeth"] = "77"  # not a HES admission method
+    extract.to_csv(csv, index=False)
+    code = main(["run", "--home", str(small_town), "--until", "pseudonymise"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "pull/health_apc gx_suite" in err
+    assert "expect_column_values_to_be_in_set(admimeth)" in err
+    assert not (small_town / "linkage" / "encoded" / "health_apc.parquet").exists()
+    assert (small_town / "linkage" / "encoded" / "benefits.parquet").exists()
+
+
+def test_an_unreadable_file_gets_one_line_naming_it_and_nothing_published_changes(
+    small_town, capsys
+):
+    published = small_town / "published" / "person" / "person_spine.parquet"
+    published.parent.mkdir(parents=True)
+    published.write_bytes(b"previous table")
+    broken = small_town / "landing" / "housing" / "2023-05.jsonl"
+    broken.write_bytes(b"")
+    code = main(["run", "--home", str(small_town)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.count("\n") == 0
+    assert f"{broken}: empty file" in err
+    assert "Traceback" not in err
+    assert published.read_bytes() == b"previous table"
+
+
+def test_production_without_a_key_refuses_to_start_naming_the_variable(
+    small_town, capsys, monkeypatch
+):
+    monkeypatch.setenv("PLACELINK_ENV", "production")
+    monkeypatch.delenv("PLACELINK_SECRET", raising=False)
+    monkeypatch.delenv("PLACELINK_SECRET_FILE", raising=False)
+    code = main(["run", "--home", str(small_town)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "PLACELINK_SECRET" in err
+    assert not (small_town / "secure").exists()
+    assert not (small_town / "dagster").exists()
