@@ -1,0 +1,52 @@
+"""The governance report as a lead sees it: rendered by a real headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, "chromium and chromedriver are missing: run `make sysdeps`"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    session = webdriver.Chrome(service=Service(driver), options=options)
+    yield session
+    session.quit()
+
+
+def test_the_report_renders_with_every_section_a_lead_signs_off(town, browser):
+    settings, summary = town
+    browser.get((settings.reports / "quality" / "index.html").as_uri())
+    assert browser.title == "placelink data-quality report"
+    verdict = browser.find_element(By.ID, "verdict")
+    assert "every blocking check passed" in verdict.text
+    rows = browser.find_elements(By.CSS_SELECTOR, "#reconciliation tr")[1:]
+    assert {r.find_elements(By.TAG_NAME, "td")[0].text for r in rows} == {
+        s["source"] for s in summary.sources
+    }
+    assert all(r.find_elements(By.TAG_NAME, "td")[7].text == "yes" for r in rows)
+    fingerprint = browser.find_element(By.ID, "key-fingerprint").text
+    assert len(fingerprint) == 16 and int(fingerprint, 16) >= 0
+    tables = browser.find_elements(By.CSS_SELECTOR, "#tables tr")[1:]
+    assert len(tables) == len(summary.tables)
+    images = browser.find_elements(By.TAG_NAME, "img")
+    assert images and all(
+        browser.execute_script("return arguments[0].naturalWidth", img) > 100 for img in images
+    )
+    for section in ("sources", "linkage", "published", "signoff"):
+        assert browser.find_element(By.ID, section).is_displayed()
