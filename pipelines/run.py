@@ -6,8 +6,9 @@ is pulled in one run (single-run backfill), then the unpartitioned steps follow.
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from dagster import AssetKey, AssetSelection, DagsterInstance, RunConfig, materialize
 from dagster._core.instance.ref import InstanceRef
@@ -18,6 +19,7 @@ from assets.linkage import RECORD_LINKS, LinkageConfig
 from placelink.connectors import landed_months
 from placelink.encode import load_key
 from placelink.errors import PlacelinkError
+from placelink.files import write_text_atomic
 from placelink.settings import Settings
 from placelink.sources import load_sources
 
@@ -143,6 +145,10 @@ def run_pipeline(settings: Settings, until: str = "report", retrain: bool = True
                 )
         if not result.success:
             summary.error = _first_failure(result)
+    write_text_atomic(
+        json.dumps(asdict(summary), indent=2, default=str),
+        settings.reports / "runs" / f"{summary.run_id}.json",
+    )
     return summary
 
 
