@@ -37,7 +37,8 @@ final as (
     select
         *,
         coalesce(duty in ('prevention', 'relief', 'main'), false) as has_duty,
-        coalesce(lower(support_needs) like '%mental health%', false) as has_mental_health_need
+        coalesce(replace(lower(support_needs), '_', ' ') like '%mental health%', false)
+            as has_mental_health_need
     from typed
 )
 
