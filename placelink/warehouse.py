@@ -16,9 +16,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from placelink.errors import PlacelinkError
 from placelink.settings import Settings
 
 ENCODING_SUFFIXES = ("_token", "_tokens", "_bloom")
+COPY_BATCH_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -48,25 +50,62 @@ def load_arrow(engine: sa.Engine, name: str, table: pa.Table) -> LoadResult:
     return LoadResult(name, table.num_rows)
 
 
+def postgres_type(field: pa.Field) -> str:
+    """The PostgreSQL column type an Arrow field is loaded as: the type DuckDB gives it.
+
+    The exception is Arrow type null (every value null, e.g. a metric computed without its
+    input), which DuckDB keeps as its own NULL type and PostgreSQL has no equivalent for: it
+    becomes text, as PostgreSQL types an untyped `select null` column.
+    """
+    kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+    t = pa.types
+    if t.is_null(kind) or t.is_string(kind) or t.is_large_string(kind) or t.is_string_view(kind):
+        return "text"
+    if t.is_boolean(kind):
+        return "boolean"
+    if t.is_integer(kind):  # an unsigned type needs the next signed size up
+        width = kind.bit_width * (1 if t.is_signed_integer(kind) else 2)
+        return {8: "smallint", 16: "smallint", 32: "integer", 64: "bigint"}.get(
+            width, "numeric(20, 0)"
+        )
+    if t.is_floating(kind):
+        return "double precision" if t.is_float64(kind) else "real"
+    if t.is_decimal(kind):
+        return f"numeric({kind.precision}, {kind.scale})"
+    if t.is_date(kind):
+        return "date"
+    if t.is_time(kind):
+        return "time"
+    if t.is_timestamp(kind):
+        return "timestamp with time zone" if kind.tz else "timestamp"
+    raise PlacelinkError(f"column {field.name!r}: cannot load Arrow type {kind} into PostgreSQL")
+
+
 def _load_postgres(engine: sa.Engine, name: str, table: pa.Table) -> None:
-    frame = table.slice(0, 0).to_pandas()
+    """Create the table from the Arrow schema's types, then COPY the rows in as CSV.
+
+    Strings are always quoted by the CSV writer and nulls are left empty and unquoted, so COPY
+    keeps an empty string apart from NULL; dates, booleans and numbers are written in forms
+    PostgreSQL reads back exactly.
+    """
+    columns = ", ".join(f'"{f.name}" {postgres_type(f)}' for f in table.schema)
+    names = ", ".join(f'"{c}"' for c in table.column_names)
+    plain = table.cast(
+        pa.schema(
+            f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
+            for f in table.schema
+        )
+    )
     with engine.begin() as connection:
         connection.execute(sa.text(f'drop table if exists "{name}"'))
-        frame.to_sql(name, connection, index=False)
-        for field in table.schema:
-            if pa.types.is_date(field.type):
-                connection.execute(
-                    sa.text(
-                        f'alter table "{name}" alter column "{field.name}" type date '
-                        f'using "{field.name}"::date'
-                    )
-                )
-        buffer = io.BytesIO()
-        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+        connection.execute(sa.text(f'create table "{name}" ({columns})'))
         cursor = connection.connection.driver_connection.cursor()
-        columns = ", ".join(f'"{c}"' for c in table.column_names)
-        with cursor.copy(f'copy "{name}" ({columns}) from stdin (format csv)') as copy:
-            copy.write(buffer.getvalue())
+        copy_sql = f"copy \"{name}\" ({names}) from stdin (format csv, encoding 'UTF8')"
+        with cursor.copy(copy_sql) as copy:
+            for batch in plain.to_batches(max_chunksize=COPY_BATCH_ROWS):
+                buffer = io.BytesIO()
+                pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
+                copy.write(buffer.getvalue())
 
 
 def raw_source_table(encoded_file: Path, record_links: pd.DataFrame) -> pa.Table:
