@@ -7,6 +7,7 @@ event's date. Event fields pass through.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def pseudonymise_source(
 ) -> PseudonymiseResult:
     """Encode every standardised month of a source into linkage/encoded/<source>.parquet."""
     files = sorted((settings.standardised / spec.name).glob("*.parquet"))
-    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    with ThreadPoolExecutor(max_workers=4) as pool:  # reading is I/O and decompression
+        tables = list(pool.map(pq.read_table, files))
+    table = pa.concat_tables(tables, promote_options="permissive")
     rows = table.to_pandas(types_mapper=_string_types)
     encoded = encode_identities(rows[list(IDENTITY_OUTPUT)], key)
     geography = postcode_geography(rows["postcode"], lookup)
@@ -76,10 +79,10 @@ def postcode_geography(postcode: pd.Series, lookup: pd.DataFrame) -> pd.DataFram
     """Geography for each postcode; a district-only or unknown postcode keeps what it can."""
     geography = lookup.reindex(postcode.astype(object)).reset_index(drop=True)
     geography.index = postcode.index
-    district = postcode.str.split(" ").str[0]
-    geography["postcode_district"] = geography["postcode_district"].where(
-        geography["postcode_district"].notna(), district
-    )
+    known = geography["postcode_district"].notna()
+    if not known.all():  # split only the postcodes the lookup does not know
+        district = postcode[~known].str.split(" ").str[0]
+        geography["postcode_district"] = geography["postcode_district"].where(known, district)
     return geography.astype({"imd_decile": "Int64"})
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -83,7 +85,9 @@ def pull_month(
             [pa.Table.from_batches([b]) for b in batches], promote_options="permissive"
         )
     )
-    raw = table.to_pandas(types_mapper=_string_types)
+    # Strings stay Arrow-backed: the standardisers work in Arrow, so no Python str objects are
+    # made for identity fields (kept text fields become pandas strings in standardise_rows).
+    raw = table.to_pandas(types_mapper=_arrow_string_types)
     raw.index = pd.RangeIndex(len(raw))
     clean, checks, warnings = standardise_rows(spec, raw, today or date.today())
     quarantine_codes = ALWAYS_QUARANTINED | spec.quarantine_on
@@ -93,10 +97,11 @@ def pull_month(
             rejected |= mask
         else:
             warnings[code] += int(mask.sum())
-    valid = clean.loc[~rejected].assign(extract_month=month)
+    any_rejected = bool(rejected.any())
+    valid = (clean.loc[~rejected] if any_rejected else clean).assign(extract_month=month)
     reasons = _reason_strings({c: m for c, m in checks.items() if c in quarantine_codes}, rejected)
     quarantined = (
-        raw.loc[rejected]
+        (raw.loc[rejected] if any_rejected else raw.iloc[:0])
         .astype("string")
         .assign(row_number=(raw.index[rejected] + 1).astype("int64"), reasons=reasons)
     )
@@ -115,11 +120,17 @@ def pull_month(
     standardised = standardised.replace_schema_metadata(
         {RECONCILIATION_KEY: json.dumps(asdict(result))}
     )
-    write_parquet_atomic(standardised, standardised_path(settings, spec.name, month))
-    write_parquet_atomic(
-        pa.Table.from_pandas(quarantined, preserve_index=False),
-        quarantine_path(settings, spec.name, month),
-    )
+    # The two files are written side by side: most of a small write is waiting on fsync.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        quarantine_written = pool.submit(
+            write_parquet_atomic,
+            pa.Table.from_pandas(quarantined, preserve_index=False),
+            quarantine_path(settings, spec.name, month),
+        )
+        try:
+            write_parquet_atomic(standardised, standardised_path(settings, spec.name, month))
+        finally:
+            quarantine_written.result()
     return result
 
 
@@ -171,6 +182,8 @@ def standardise_rows(
         if column in spec.dates or pd.api.types.is_datetime64_any_dtype(values):
             values, bad = st.standardise_date(values, spec.dates.get(column))
             bad_date |= bad
+        elif _is_arrow_string(values.dtype):
+            values = values.astype(pd.StringDtype())  # kept text is written as pandas strings
         out[column] = values
     checks[st.BAD_DATE] = bad_date
     return pd.DataFrame(out, index=raw.index), checks, Counter()
@@ -183,8 +196,13 @@ def _code_for(field_name: str) -> str:
 
 
 def _reason_strings(checks: dict[str, pd.Series], rejected: pd.Series) -> list[str]:
-    flags = pd.DataFrame({code: mask[rejected] for code, mask in checks.items()})
-    return [";".join(code for code, hit in row.items() if hit) for _, row in flags.iterrows()]
+    """Per rejected row, its codes `;`-joined in the order of `checks`."""
+    rows = np.flatnonzero(rejected.to_numpy(dtype=bool))
+    codes: list[list[str]] = [[] for _ in rows]
+    for code, mask in checks.items():
+        for i in np.flatnonzero(mask.to_numpy(dtype=bool)[rows]):
+            codes[i].append(code)
+    return [";".join(c) for c in codes]
 
 
 def _join_lists(table: pa.Table) -> pa.Table:
@@ -203,5 +221,9 @@ def _dates_as_date32(table: pa.Table) -> pa.Table:
     return table
 
 
-def _string_types(arrow_type: pa.DataType):
-    return pd.StringDtype() if pa.types.is_string(arrow_type) else None
+def _arrow_string_types(arrow_type: pa.DataType):
+    return pd.StringDtype("pyarrow") if pa.types.is_string(arrow_type) else None
+
+
+def _is_arrow_string(dtype) -> bool:
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
