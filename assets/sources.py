@@ -27,7 +27,7 @@ from assets.metadata import counts_table, frame_preview, table_schema
 from assets.partitions import monthly_partitions
 from pipelines.resources import PlacelinkResource
 from placelink.encode import load_key
-from placelink.expectations import suite_path, validate_frame, write_result
+from placelink.expectations import suite_path, validate_partitions, write_result
 from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source
 from placelink.pull import pull_month, standardised_path
 from placelink.sources import SourceSpec
@@ -85,15 +85,18 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
             reasons.update(result.reasons)
             warnings.update(result.warnings)
         suite = suite_path("sources", spec.name)
+        outcomes = validate_partitions(
+            {
+                r.month: pd.read_parquet(standardised_path(settings, spec.name, r.month))
+                for r in results
+            },
+            suite,
+        )
         failures = []
-        for result in results:
-            frame = pd.read_parquet(standardised_path(settings, spec.name, result.month))
-            outcome = validate_frame(frame, suite)
-            write_result(
-                outcome, settings.reports / "validations" / spec.name / f"{result.month}.json"
-            )
+        for month, outcome in outcomes.items():
+            write_result(outcome, settings.reports / "validations" / spec.name / f"{month}.json")
             if not outcome.success:
-                failures.append(f"{result.month}: {outcome.describe_failures()}")
+                failures.append(f"{month}: {outcome.describe_failures()}")
         rows_in = sum(r.rows_in for r in results)
         valid = sum(r.valid for r in results)
         quarantined = sum(r.quarantined for r in results)
