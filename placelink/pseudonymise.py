@@ -17,9 +17,8 @@ import pyarrow.parquet as pq
 
 from placelink.encode import LinkageKey, encode_identities
 from placelink.files import write_parquet_atomic
-from placelink.pull import IDENTITY_OUTPUT
 from placelink.settings import Settings
-from placelink.sources import SourceSpec
+from placelink.sources import IDENTITY_FIELDS, SourceSpec
 
 GEOGRAPHY = ("postcode_district", "lsoa", "neighbourhood", "locality", "imd_decile")
 
@@ -53,9 +52,9 @@ def pseudonymise_source(
         tables = list(pool.map(pq.read_table, files))
     table = pa.concat_tables(tables, promote_options="permissive")
     rows = table.to_pandas(types_mapper=_string_types)
-    encoded = encode_identities(rows[list(IDENTITY_OUTPUT)], key)
+    encoded = encode_identities(rows[list(IDENTITY_FIELDS)], key)
     geography = postcode_geography(rows["postcode"], lookup)
-    events = rows.drop(columns=[c for c in IDENTITY_OUTPUT if c != "record_id"])
+    events = rows.drop(columns=[c for c in IDENTITY_FIELDS if c != "record_id"])
     events = events.drop(columns="record_id")
     age = age_at(rows["date_of_birth"], rows[spec.event_start])
     out = pd.concat(

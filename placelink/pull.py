@@ -30,16 +30,6 @@ from placelink.sources import SourceSpec
 
 RECONCILIATION_KEY = "placelink.reconciliation"
 ALWAYS_QUARANTINED = frozenset({st.BAD_DATE, st.BAD_DOB, st.MISSING_ID, st.DUPLICATE_ID})
-IDENTITY_OUTPUT = (
-    "record_id",
-    "nhs_number",
-    "ni_number",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "sex",
-    "postcode",
-)
 
 
 @dataclass(frozen=True)

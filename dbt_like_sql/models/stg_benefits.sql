@@ -14,15 +14,7 @@ latest as (
 
 typed as (
     select
-        cast(person_id as bigint) as person_id,
-        cast(record_id as varchar) as record_id,
-        cast(extract_month as varchar) as extract_month,
-        {{ to_int('age_at_event') }} as age_at_event,
-        case when sex in ('M', 'F') then sex end as sex,
-        lsoa,
-        neighbourhood,
-        locality,
-        {{ to_int('imd_decile') }} as imd_decile,
+        {{ record_columns() }},
         cast(claim_id as varchar) as claim_id,
         {{ to_date('assessment_period_start') }} as assessment_period_start,
         trim(cast(household_type as varchar)) as household_type,

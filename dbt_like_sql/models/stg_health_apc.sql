@@ -13,15 +13,7 @@ latest as (
 
 typed as (
     select
-        cast(person_id as bigint) as person_id,
-        cast(record_id as varchar) as record_id,
-        cast(extract_month as varchar) as extract_month,
-        {{ to_int('age_at_event') }} as age_at_event,
-        case when sex in ('M', 'F') then sex end as sex,
-        lsoa,
-        neighbourhood,
-        locality,
-        {{ to_int('imd_decile') }} as imd_decile,
+        {{ record_columns() }},
         {{ to_date('admidate') }} as admission_date,
         {{ to_date('epistart') }} as episode_start,
         {{ to_date('epiend') }} as episode_end,

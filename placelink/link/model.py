@@ -10,31 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from placelink.encode import OUTPUT_COLUMNS
+
 UNIQUE_ID = "profile_id"
 
 # Columns that identify a profile: one row per distinct encoded identity.
-PROFILE_COLUMNS = (
-    "nhs_token",
-    "ni_token",
-    "given_token",
-    "family_token",
-    "given_canon_token",
-    "given_phonetic_token",
-    "family_phonetic_token",
-    "family_part_tokens",
-    "given_bloom",
-    "family_bloom",
-    "dob_token",
-    "dob_swap_token",
-    "dob_ym_token",
-    "dob_md_token",
-    "dob_yd_token",
-    "birth_year_token",
-    "postcode_token",
-    "postcode_sector_token",
-    "postcode_district",
-    "sex",
-)
+PROFILE_COLUMNS = (*OUTPUT_COLUMNS, "postcode_district", "sex")
 
 
 def _dice(column: str) -> str:
