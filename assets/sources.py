@@ -29,7 +29,7 @@ from pipelines.resources import PlacelinkResource
 from placelink.encode import load_key
 from placelink.expectations import suite_path, validate_partitions, write_result
 from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source
-from placelink.pull import pull_month, standardised_path
+from placelink.pull import pull_months, standardised_path
 from placelink.sources import SourceSpec
 from placelink.warehouse import ENCODING_SUFFIXES
 
@@ -78,7 +78,7 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
     )
     def _pull(context: AssetExecutionContext, placelink: PlacelinkResource):
         settings = placelink.settings()
-        results = [pull_month(spec, month, settings) for month in context.partition_keys]
+        results = pull_months(spec, list(context.partition_keys), settings)
         reasons: Counter = Counter()
         warnings: Counter = Counter()
         for result in results:

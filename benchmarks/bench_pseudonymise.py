@@ -4,7 +4,7 @@
         [--naive-rows 20000] [--profile FILE] [--home DIR]
 
 Generates a town into a temporary home (in a child process, so its memory is not counted
-against the steps), then, --repeat times from clean outputs, runs `pull_month` for every
+against the steps), then, --repeat times from clean outputs, runs `pull_months` over every
 landed month of every source (landing -> secure/standardised) and `pseudonymise_source`
 (standardised -> linkage/encoded/<source>.parquet), and prints records/second for the pull,
 for the pseudonymise step and end to end (key and postcode lookup loaded, every month pulled,
@@ -59,7 +59,7 @@ from placelink.pseudonymise import (  # noqa: E402
     load_postcode_lookup,
     pseudonymise_source,
 )
-from placelink.pull import pull_month  # noqa: E402
+from placelink.pull import pull_months  # noqa: E402
 from placelink.settings import Settings  # noqa: E402
 from placelink.sources import load_sources  # noqa: E402
 
@@ -120,7 +120,7 @@ def one_pass(settings: Settings, specs, months: list[str], today: date) -> dict:
     per_source = {}
     for spec in specs:
         t0 = time.perf_counter()
-        results = [pull_month(spec, month, settings, today=today) for month in months]
+        results = pull_months(spec, months, settings, today=today)
         t1 = time.perf_counter()
         encoded = pseudonymise_source(spec, settings, key, lookup)
         t2 = time.perf_counter()

@@ -11,7 +11,13 @@ import sqlalchemy as sa
 
 from placelink.connectors import landed_months
 from placelink.errors import ConfigError, SourceError
-from placelink.pull import pull_month, quarantine_path, read_reconciliation, standardised_path
+from placelink.pull import (
+    pull_month,
+    pull_months,
+    quarantine_path,
+    read_reconciliation,
+    standardised_path,
+)
 from placelink.settings import Settings
 from placelink.sources import ConnectorSpec, SourceSpec, load_sources
 
@@ -245,3 +251,34 @@ def test_jsonl_iso_dates_are_read_as_text_and_parsed_by_the_declared_format(sett
     assert (result.valid, result.quarantined) == (1, 0)
     rows = pd.read_parquet(standardised_path(settings, "hou", "2024-01"))
     assert rows.approach_date.tolist() == [date(2024, 1, 5)]
+
+
+def test_pulling_months_together_matches_pulling_them_one_by_one(settings, tmp_path):
+    january = HEADER + "\n".join(GOOD) + "\nE9,,Al,Bee,1970-01-01,1,PL1 4AB,2024-01-09\n"
+    february = (
+        HEADER
+        + GOOD[0]
+        + "\nE9,,Al,Bee,1970-01-01,1,PL1 4AB,2024-02-02\n"
+        + "E7,,Ed,Gee,1970-01-01,1,PL1 4AB,2024-02-03\n"
+        + "E7,,Ed,Gee,1970-01-01,1,PL1 4AB,2024-02-04\n"
+    )
+    land(settings, january, "2024-01")
+    land(settings, february, "2024-02")
+    together = pull_months(csv_spec(), ["2024-01", "2024-02"], settings, today=TODAY)
+    files = {
+        m: (
+            pd.read_parquet(standardised_path(settings, "apc", m)),
+            pd.read_parquet(quarantine_path(settings, "apc", m)),
+        )
+        for m in ("2024-01", "2024-02")
+    }
+    one_by_one = [pull_month(csv_spec(), m, settings, today=TODAY) for m in ("2024-01", "2024-02")]
+    assert together == one_by_one
+    # E9 in both months is no duplicate; E7 twice in February is, on rows 3 and 4 of that file.
+    assert [(r.rows_in, r.valid, r.quarantined) for r in together] == [(3, 3, 0), (4, 2, 2)]
+    assert files["2024-02"][1].row_number.tolist() == [3, 4]
+    for m, (valid, quarantined) in files.items():
+        pd.testing.assert_frame_equal(valid, pd.read_parquet(standardised_path(settings, "apc", m)))
+        pd.testing.assert_frame_equal(
+            quarantined, pd.read_parquet(quarantine_path(settings, "apc", m))
+        )
