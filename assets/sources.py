@@ -5,7 +5,6 @@ source's GX suite as a blocking check) and pseudonymise/<source> (encodings for 
 """
 
 import warnings
-from collections import Counter
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -29,7 +28,7 @@ from pipelines.resources import PlacelinkResource
 from placelink.encode import load_key
 from placelink.expectations import suite_path, validate_partitions, write_result
 from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source
-from placelink.pull import pull_months, standardised_path
+from placelink.pull import add_up, pull_months, standardised_path
 from placelink.sources import SourceSpec
 from placelink.warehouse import ENCODING_SUFFIXES
 
@@ -79,11 +78,7 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
     def _pull(context: AssetExecutionContext, placelink: PlacelinkResource):
         settings = placelink.settings()
         results = pull_months(spec, list(context.partition_keys), settings)
-        reasons: Counter = Counter()
-        warnings: Counter = Counter()
-        for result in results:
-            reasons.update(result.reasons)
-            warnings.update(result.warnings)
+        totals = add_up(results)
         suite = suite_path("sources", spec.name)
         outcomes = validate_partitions(
             {
@@ -97,18 +92,15 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
             write_result(outcome, settings.reports / "validations" / spec.name / f"{month}.json")
             if not outcome.success:
                 failures.append(f"{month}: {outcome.describe_failures()}")
-        rows_in = sum(r.rows_in for r in results)
-        valid = sum(r.valid for r in results)
-        quarantined = sum(r.quarantined for r in results)
         return MaterializeResult(
             metadata={
-                "rows_in": MetadataValue.int(rows_in),
-                "valid": MetadataValue.int(valid),
-                "quarantined": MetadataValue.int(quarantined),
-                "reconciles": MetadataValue.bool(rows_in == valid + quarantined),
-                "months": MetadataValue.int(len(results)),
-                "quarantine_reasons": counts_table(reasons, "reason"),
-                "nulled_field_warnings": counts_table(warnings, "reason"),
+                "rows_in": MetadataValue.int(totals.rows_in),
+                "valid": MetadataValue.int(totals.valid),
+                "quarantined": MetadataValue.int(totals.quarantined),
+                "reconciles": MetadataValue.bool(totals.reconciles),
+                "months": MetadataValue.int(totals.months),
+                "quarantine_reasons": counts_table(totals.reasons, "reason"),
+                "nulled_field_warnings": counts_table(totals.warnings, "reason"),
                 "by_month": MetadataValue.md(
                     "| month | rows in | valid | quarantined |\n|---|---|---|---|\n"
                     + "\n".join(

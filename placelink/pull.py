@@ -51,6 +51,36 @@ class PullResult:
         return self.rows_in == self.valid + self.quarantined
 
 
+@dataclass(frozen=True)
+class PullTotals:
+    """Several months of a source added up, as the asset metadata and the report show them."""
+
+    months: int
+    rows_in: int
+    valid: int
+    quarantined: int
+    reasons: dict[str, int]
+    warnings: dict[str, int]
+    reconciles: bool
+
+
+def add_up(results: list[PullResult]) -> PullTotals:
+    reasons: Counter = Counter()
+    nulled: Counter = Counter()
+    for result in results:
+        reasons.update(result.reasons)
+        nulled.update(result.warnings)
+    return PullTotals(
+        months=len(results),
+        rows_in=sum(r.rows_in for r in results),
+        valid=sum(r.valid for r in results),
+        quarantined=sum(r.quarantined for r in results),
+        reasons=dict(sorted(reasons.items())),
+        warnings=dict(sorted(nulled.items())),
+        reconciles=bool(results) and all(r.reconciles for r in results),
+    )
+
+
 def read_reconciliation(path: Path) -> PullResult:
     """The PullResult stored in a standardised file's schema metadata."""
     metadata = pq.read_schema(path).metadata or {}

@@ -24,7 +24,6 @@ from placelink.link.model import (
 )
 
 MATCH_THRESHOLD = 0.9
-logging.getLogger("splink").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -78,12 +77,12 @@ def link_encoded(
     profiles = db_api.register("profiles")
     trained = retrain or not model_path.exists()
     if trained:
-        linker = Linker(profiles, splink_settings())
+        linker = Linker(profiles, splink_settings(), log_level=logging.WARNING)
         _train(linker, seed)
         model_path.parent.mkdir(parents=True, exist_ok=True)
         linker.misc.save_model_to_json(str(model_path), overwrite=True)
     else:
-        linker = Linker(profiles, str(model_path))
+        linker = Linker(profiles, str(model_path), log_level=logging.WARNING)
     predictions = linker.inference.predict(threshold_match_probability=0.5)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=MATCH_THRESHOLD

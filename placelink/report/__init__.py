@@ -10,8 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from placelink.encode import load_key  # noqa: E402
 from placelink.expectations import read_result  # noqa: E402
 from placelink.files import write_text_atomic  # noqa: E402
 from placelink.link import person_index_path, record_links_path  # noqa: E402
-from placelink.pull import read_reconciliation  # noqa: E402
+from placelink.pull import add_up, read_reconciliation  # noqa: E402
 from placelink.settings import Settings  # noqa: E402
 from placelink.sources import load_sources  # noqa: E402
 
@@ -73,12 +72,7 @@ def build_report(settings: Settings) -> ReportResult:
 
 def _source_section(settings: Settings, spec) -> dict:
     files = sorted((settings.standardised / spec.name).glob("*.parquet"))
-    pulls = [read_reconciliation(f) for f in files]
-    reasons: Counter = Counter()
-    warnings: Counter = Counter()
-    for p in pulls:
-        reasons.update(p.reasons)
-        warnings.update(p.warnings)
+    totals = add_up([read_reconciliation(f) for f in files])
     validations = sorted((settings.reports / "validations" / spec.name).glob("*.json"))
     results = [read_result(v) for v in validations]
     failed = [(v.stem, r) for v, r in zip(validations, results, strict=True) if not r.success]
@@ -86,13 +80,7 @@ def _source_section(settings: Settings, spec) -> dict:
         "name": spec.name,
         "service": spec.service,
         "connector": spec.connector.kind,
-        "months": len(pulls),
-        "rows_in": sum(p.rows_in for p in pulls),
-        "valid": sum(p.valid for p in pulls),
-        "quarantined": sum(p.quarantined for p in pulls),
-        "reconciles": all(p.reconciles for p in pulls) and bool(pulls),
-        "reasons": dict(sorted(reasons.items())),
-        "warnings": dict(sorted(warnings.items())),
+        **asdict(totals),
         "suites_run": len(results),
         "checks_failed": len(failed),
         "failures": [f"{month}: {r.describe_failures()}" for month, r in failed],

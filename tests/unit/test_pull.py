@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from placelink.connectors import landed_months
 from placelink.errors import ConfigError, SourceError
 from placelink.pull import (
+    add_up,
     pull_month,
     pull_months,
     quarantine_path,
@@ -282,3 +283,19 @@ def test_pulling_months_together_matches_pulling_them_one_by_one(settings, tmp_p
         pd.testing.assert_frame_equal(
             quarantined, pd.read_parquet(quarantine_path(settings, "apc", m))
         )
+
+
+def test_months_add_up_to_the_source_totals(settings):
+    land(settings, HEADER + GOOD[0] + "\n,,Bob,Ray,1970-01-01,1,PL1 4AB,2024-01-07\n", "2024-01")
+    land(
+        settings, HEADER + GOOD[1] + "\nE6,9434765918,Di,Fox,1970-01-01,7,X,2024-02-09\n", "2024-02"
+    )
+    totals = add_up(pull_months(csv_spec(), ["2024-01", "2024-02"], settings, today=TODAY))
+    assert (totals.months, totals.rows_in, totals.valid, totals.quarantined) == (2, 4, 3, 1)
+    assert totals.reasons == {"missing_record_id": 1}
+    assert totals.warnings == {
+        "invalid_nhs_number": 1,
+        "malformed_postcode": 1,
+        "unknown_sex_code": 1,
+    }
+    assert totals.reconciles
