@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from itertools import combinations_with_replacement
 
+import numpy as np
 import pandas as pd
 
 SUBGROUPS = ("age_band", "sex", "neighbourhood", "deprivation_quintile", "name_origin")
@@ -93,18 +94,33 @@ def evaluate_links(record_links: pd.DataFrame, truth: pd.DataFrame) -> dict:
     return result
 
 
-def _pairs_involving(frame: pd.DataFrame, keys: list[str], mask: pd.Series) -> int:
-    """Pairs within groups of `keys` that include at least one record where mask holds."""
-    grouped = mask.groupby([frame[k] for k in keys]).agg(["size", "sum"])
-    n, x = grouped["size"], grouped["sum"]
-    rest = n - x
-    return int((n * (n - 1) // 2 - rest * (rest - 1) // 2).sum())
+@dataclass(frozen=True)
+class PairIndex:
+    """Group codes of linked, truth-labelled records, made once to score many subsets fast."""
+
+    person: np.ndarray
+    truth: np.ndarray
+    both: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> PairIndex:
+        person = pd.factorize(frame["person_id"])[0]
+        truth = pd.factorize(frame["true_person_id"])[0]
+        both = pd.factorize(person.astype(np.int64) * (truth.max() + 1) + truth)[0]
+        return cls(person, truth, both)
+
+    def score_involving(self, mask: np.ndarray) -> PairScore:
+        """Score the pairs that include at least one record where `mask` holds."""
+        return PairScore(
+            true_pairs=_pairs_involving(self.truth, mask),
+            predicted_pairs=_pairs_involving(self.person, mask),
+            true_positive_pairs=_pairs_involving(self.both, mask),
+        )
 
 
-def pair_score_involving(frame: pd.DataFrame, mask: pd.Series) -> PairScore:
-    """Score the pairs that involve at least one record selected by `mask`."""
-    return PairScore(
-        true_pairs=_pairs_involving(frame, ["true_person_id"], mask),
-        predicted_pairs=_pairs_involving(frame, ["person_id"], mask),
-        true_positive_pairs=_pairs_involving(frame, ["person_id", "true_person_id"], mask),
+def _pairs_involving(codes: np.ndarray, mask: np.ndarray) -> int:
+    n = np.bincount(codes)
+    rest = n - np.bincount(codes, weights=mask.astype(np.float64), minlength=len(n)).astype(
+        np.int64
     )
+    return int((n * (n - 1) // 2 - rest * (rest - 1) // 2).sum())

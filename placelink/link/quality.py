@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from placelink.link.evaluate import pair_score_involving
+from placelink.link.evaluate import PairIndex
 
 AGE_BANDS = ((0, 17), (18, 34), (35, 49), (50, 64), (65, 74), (75, 84), (85, 200))
 CLUSTER_BANDS = {"1": (1, 1), "2_5": (2, 5), "6_20": (6, 20), "21_plus": (21, 10**9)}
@@ -51,6 +51,7 @@ def linkage_quality(
     per_source_person = frame.groupby(["source", "person_id"])["record_id"].transform("size")
     frame["linked_within_source"] = per_source_person > 1
     has_truth = truth is not None and frame["true_person_id"].notna().all()
+    pairs = PairIndex.of(frame) if has_truth else None
 
     rows = []
     for source in sorted(frame["source"].unique()):
@@ -72,8 +73,7 @@ def linkage_quality(
                         persons["cluster_size"].between(lo, hi).sum()
                     )
                 if has_truth:
-                    mask = pd.Series(frame.index.isin(members.index), index=frame.index)
-                    score = pair_score_involving(frame, mask)
+                    score = pairs.score_involving(frame.index.isin(members.index))
                     row |= {"precision": score.precision, "recall": score.recall, "f1": score.f1}
                 else:
                     row |= {"precision": None, "recall": None, "f1": None}

@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from placelink.link.evaluate import evaluate_links, pair_score, source_pair_score
+from placelink.link.evaluate import PairIndex, evaluate_links, pair_score, source_pair_score
 
 
 def brute_force(frame):
@@ -67,3 +67,17 @@ def test_perfect_linkage_scores_one_and_a_false_merge_lowers_precision():
     assert result["overall"]["precision"] == 0.5
     assert result["overall"]["recall"] == 1.0
     assert result["by_subgroup"]["sex"]["M"]["precision"] == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(records, st.lists(st.booleans(), min_size=25, max_size=25))
+def test_pairs_involving_a_subset_match_enumeration(rows, picks):
+    frame = pd.DataFrame(rows, columns=["source", "person_id", "true_person_id"])
+    mask = pd.Series(picks[: len(frame)]).to_numpy()
+    score = PairIndex.of(frame).score_involving(mask)
+    pairs = [(a, b) for (i, a), (j, b) in combinations(frame.iterrows(), 2) if mask[i] or mask[j]]
+    assert score.predicted_pairs == sum(a.person_id == b.person_id for a, b in pairs)
+    assert score.true_pairs == sum(a.true_person_id == b.true_person_id for a, b in pairs)
+    assert score.true_positive_pairs == sum(
+        a.person_id == b.person_id and a.true_person_id == b.true_person_id for a, b in pairs
+    )
