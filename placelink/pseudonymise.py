@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from placelink.encode import LinkageKey, encode_identities
@@ -56,7 +57,9 @@ def pseudonymise_source(
     geography = postcode_geography(rows["postcode"], lookup)
     events = rows.drop(columns=[c for c in IDENTITY_FIELDS if c != "record_id"])
     events = events.drop(columns="record_id")
-    age = age_at(rows["date_of_birth"], rows[spec.event_start])
+    age = age_at(table.column("date_of_birth"), table.column(spec.event_start)).to_pandas(
+        types_mapper={pa.int64(): pd.Int64Dtype()}.get
+    )
     out = pd.concat(
         [
             pd.DataFrame({"source": spec.name, "record_id": rows["record_id"]}),
@@ -85,15 +88,16 @@ def postcode_geography(postcode: pd.Series, lookup: pd.DataFrame) -> pd.DataFram
     return geography.astype({"imd_decile": "Int64"})
 
 
-def age_at(date_of_birth: pd.Series, on: pd.Series) -> pd.Series:
+def age_at(date_of_birth: pa.ChunkedArray, on: pa.ChunkedArray) -> pa.ChunkedArray:
     """Whole years between the date of birth and the event date; null when either is null."""
-    dob = pd.to_datetime(date_of_birth)
-    day = pd.to_datetime(on)
-    years = day.dt.year - dob.dt.year
-    before_birthday = (day.dt.month < dob.dt.month) | (
-        (day.dt.month == dob.dt.month) & (day.dt.day < dob.dt.day)
+    on = pc.cast(on, pa.date32())
+    years = pc.subtract(pc.year(on), pc.year(date_of_birth))
+    month_on, month_born = pc.month(on), pc.month(date_of_birth)
+    before_birthday = pc.or_(
+        pc.less(month_on, month_born),
+        pc.and_(pc.equal(month_on, month_born), pc.less(pc.day(on), pc.day(date_of_birth))),
     )
-    return (years - before_birthday.astype(int)).astype("Int64")
+    return pc.subtract(years, pc.cast(before_birthday, pa.int64()))
 
 
 def _string_types(arrow_type: pa.DataType):
