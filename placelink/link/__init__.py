@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from placelink.errors import ConfigError
 from placelink.files import write_parquet_atomic
 from placelink.link.person_index import assign_person_ids
 from placelink.link.predict import link_encoded
@@ -51,6 +52,10 @@ def run_linkage(
     settings: Settings, encoded_files: list[Path], run_id: str, retrain: bool = True
 ) -> LinkageResult:
     """Link, keep the previous run's person_ids, and write record_links and person_index."""
+    if settings.link_backend != "duckdb":
+        raise ConfigError(
+            f"PLACELINK_LINK_BACKEND={settings.link_backend} is not available yet: use duckdb"
+        )
     clustering = link_encoded(encoded_files, model_path(settings), retrain=retrain)
     links_file, index_file = record_links_path(settings), person_index_path(settings)
     previous = (
