@@ -6,6 +6,7 @@ is pulled in one run (single-run backfill), then the unpartitioned steps follow.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -46,7 +47,7 @@ class RunSummary:
     error: str | None = None
 
     def render(self) -> str:
-        console = Console(record=True, width=100)
+        console = Console(record=True, width=100, file=io.StringIO())
         console.print(f"run {self.run_id}: months {self.months[0]} to {self.months[-1]}")
         if self.sources:
             table = Table("source", "rows in", "valid", "quarantined", "reconciles")
