@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -179,9 +180,9 @@ def _zone_text(path: Path) -> str:
     return path.read_bytes().decode("latin-1")
 
 
-def test_no_identifier_from_landing_appears_anywhere_in_the_pseudonymised_zone(town):
-    settings, _ = town
-    identifiers = _identifiers(settings.landing)
+def _scan(home: Path, files: list[Path]) -> dict[str, set[str]]:
+    """Identifier values from landing/ found in `files`, by file and kind."""
+    identifiers = _identifiers(home / "landing")
     assert all(identifiers.values()), {k: len(v) for k, v in identifiers.items()}
     # Words of the code sets, place names and the project's own text are no evidence of a leak.
     vocabulary = identifiers.pop("vocabulary") | {
@@ -190,10 +191,6 @@ def test_no_identifier_from_landing_appears_anywhere_in_the_pseudonymised_zone(t
         for w in re.findall(r"[A-Za-z]{4,}", path.read_text(encoding="utf-8"))
     }
     leaks: dict[str, set[str]] = {}
-    files = [
-        p for zone in PSEUDONYMISED_ZONE for p in (settings.home / zone).rglob("*") if p.is_file()
-    ]
-    assert any(p.suffix == ".parquet" for p in files) and any("dagster" in p.parts for p in files)
     for path in files:
         text = _zone_text(path)
         words = {w.upper() for w in re.findall(r"[^\W\d_]{4,}", text)}
@@ -210,8 +207,36 @@ def test_no_identifier_from_landing_appears_anywhere_in_the_pseudonymised_zone(t
         }
         for kind, values in found.items():
             if values:
-                leaks.setdefault(f"{path.relative_to(settings.home)}:{kind}", set()).update(values)
+                leaks.setdefault(f"{path.name}:{kind}", set()).update(values)
+    return leaks
+
+
+def test_no_identifier_from_landing_appears_anywhere_in_the_pseudonymised_zone(town):
+    settings, _ = town
+    files = [
+        p for zone in PSEUDONYMISED_ZONE for p in (settings.home / zone).rglob("*") if p.is_file()
+    ]
+    assert any(p.suffix == ".parquet" for p in files) and any("dagster" in p.parts for p in files)
+    leaks = _scan(settings.home, files)
     assert not leaks, {k: sorted(v)[:5] for k, v in leaks.items()}
+
+
+def test_the_scan_finds_identifiers_planted_in_text_and_parquet(town, tmp_path):
+    """The scan above can fail: it catches one record's identifiers wherever they are put."""
+    settings, _ = town
+    rows = pd.read_csv(next(settings.landing.glob("health_apc/*.csv")), dtype=str).dropna(
+        subset=["surname", "dob", "postcode", "nhs_number"]
+    )
+    # The longest surname: a short one could also be a place or code word, which never counts.
+    row = rows.loc[rows.surname.str.len().idxmax()]
+    plain = tmp_path / "log.txt"
+    plain.write_text(f"processing {row.surname.upper()} born {row.dob} at {row.postcode}")
+    table = tmp_path / "leak.parquet"
+    pq.write_table(pa.table({"note": [f"nhs {row.nhs_number}"]}), table)
+    leaks = _scan(settings.home, [plain, table])
+    assert {"log.txt:names", "log.txt:postcodes", "log.txt:dobs", "leak.parquet:numbers"} <= set(
+        leaks
+    )
 
 
 def test_the_key_never_appears_only_its_fingerprint(town):
