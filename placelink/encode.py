@@ -55,24 +55,6 @@ chance collision decides agreement; 64 bytes keep each filter one cache line for
 filters cannot be rebuilt without the key.
 """
 
-TOKEN_COLUMNS: Final = (
-    "nhs_token",
-    "ni_token",
-    "given_token",
-    "given_canon_token",
-    "given_phonetic_token",
-    "given_first_token",
-    "family_token",
-    "family_phonetic_token",
-    "dob_token",
-    "dob_swap_token",
-    "dob_ym_token",
-    "dob_md_token",
-    "dob_yd_token",
-    "birth_year_token",
-    "postcode_token",
-    "postcode_sector_token",
-)
 OUTPUT_COLUMNS: Final = (
     "nhs_token",
     "ni_token",
@@ -94,6 +76,7 @@ OUTPUT_COLUMNS: Final = (
     "postcode_token",
     "postcode_sector_token",
 )
+TOKEN_COLUMNS: Final = tuple(c for c in OUTPUT_COLUMNS if c.endswith("_token"))
 BLOOM_TYPE: Final = pa.binary(BLOOM_BYTES)
 PARTS_TYPE: Final = pa.list_(pa.string())
 OUTPUT_DTYPES: Final = {
