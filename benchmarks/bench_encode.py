@@ -11,8 +11,6 @@ distinct-value trick. Prints records/second, the speed-up and the peak RSS.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import random
 import resource
 import statistics
@@ -26,10 +24,9 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from naive import naive_bloom, naive_token  # noqa: E402
+
 from placelink.encode import (  # noqa: E402
-    BLOOM_BITS,
-    BLOOM_BYTES,
-    BLOOM_K,
     LinkageKey,
     canonical_given_name,
     encode_identities,
@@ -169,20 +166,10 @@ def naive_encode(frame: pd.DataFrame, secret: bytes) -> list[dict]:
     """The baseline: HMAC per field per row and a Bloom filter per row, no reuse."""
 
     def tok(domain: str, value: str | None) -> str | None:
-        if value is None:
-            return None
-        return hmac.new(secret, f"{domain}\x1f{value}".encode(), hashlib.sha256).hexdigest()[:32]
+        return naive_token(secret, domain, value)
 
     def bloom(name: str | None) -> bytes | None:
-        if name is None:
-            return None
-        padded = "_" + name.replace(" ", "_") + "_"
-        bits = 0
-        for i in range(len(padded) - 1):
-            digest = hmac.digest(secret, b"bloom\x1f" + padded[i : i + 2].encode(), "sha256")
-            for j in range(BLOOM_K):
-                bits |= 1 << (int.from_bytes(digest[2 * j : 2 * j + 2], "big") % BLOOM_BITS)
-        return bits.to_bytes(BLOOM_BYTES, "big")
+        return naive_bloom(secret, name)
 
     out = []
     for row in frame.itertuples(index=False):

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import hashlib
-import hmac
 import io
 import os
 import pstats
@@ -45,12 +43,11 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from naive import naive_bloom, naive_token  # noqa: E402
+
 import placelink.files  # noqa: E402
 from placelink.connectors import landed_months  # noqa: E402
 from placelink.encode import (  # noqa: E402
-    BLOOM_BITS,
-    BLOOM_BYTES,
-    BLOOM_K,
     canonical_given_name,
     load_key,
 )
@@ -142,20 +139,10 @@ def naive_pseudonymise(rows: list[dict], secret: bytes, geography: dict) -> list
     """Per record, per field: an HMAC for every token, a Bloom filter per name, no reuse."""
 
     def tok(domain: str, value: str | None) -> str | None:
-        if value is None:
-            return None
-        return hmac.new(secret, f"{domain}\x1f{value}".encode(), hashlib.sha256).hexdigest()[:32]
+        return naive_token(secret, domain, value)
 
     def bloom(name: str | None) -> bytes | None:
-        if name is None:
-            return None
-        padded = "_" + name.replace(" ", "_") + "_"
-        bits = 0
-        for i in range(len(padded) - 1):
-            digest = hmac.digest(secret, b"bloom\x1f" + padded[i : i + 2].encode(), "sha256")
-            for j in range(BLOOM_K):
-                bits |= 1 << (int.from_bytes(digest[2 * j : 2 * j + 2], "big") % BLOOM_BITS)
-        return bits.to_bytes(BLOOM_BYTES, "big")
+        return naive_bloom(secret, name)
 
     out = []
     for row in rows:
