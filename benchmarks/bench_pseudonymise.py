@@ -58,7 +58,7 @@ from placelink.pseudonymise import (  # noqa: E402
 )
 from placelink.pull import pull_months  # noqa: E402
 from placelink.settings import Settings  # noqa: E402
-from placelink.sources import load_sources  # noqa: E402
+from placelink.sources import IDENTITY_FIELDS, load_sources  # noqa: E402
 
 TARGET = 100_000
 
@@ -190,19 +190,7 @@ def naive_sample(settings: Settings, specs, n: int, seed: int) -> list[dict]:
     for spec in specs:
         files = sorted((settings.standardised / spec.name).glob("*.parquet"))
         table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
-        for r in table.select(
-            [
-                "record_id",
-                "nhs_number",
-                "ni_number",
-                "given_name",
-                "family_name",
-                "date_of_birth",
-                "sex",
-                "postcode",
-                spec.event_start,
-            ]
-        ).to_pylist():
+        for r in table.select([*IDENTITY_FIELDS, spec.event_start]).to_pylist():
             r["dob"] = r.pop("date_of_birth")
             r["event"] = r.pop(spec.event_start)
             r["source"] = spec.name
