@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from placelink.errors import ConfigError
 from placelink.files import write_parquet_atomic
-from placelink.link.person_index import assign_person_ids
+from placelink.link.person_index import assign_person_ids, sources_per_person
 from placelink.link.predict import link_encoded
 from placelink.link.quality import linkage_quality
 from placelink.settings import Settings
@@ -20,7 +20,6 @@ from placelink.settings import Settings
 class LinkageResult:
     records: int
     persons: int
-    multi_record_persons: int
     multi_source_persons: int
     profiles: int
     pairs_scored: int
@@ -78,14 +77,11 @@ def run_linkage(
     write_parquet_atomic(
         pa.Table.from_pandas(quality, preserve_index=False), linkage_quality_path(settings)
     )
-    per_person = links.groupby("person_id").agg(
-        records=("record_id", "size"), sources=("source", "nunique")
-    )
+    sources = sources_per_person(links)
     return LinkageResult(
         records=len(links),
-        persons=len(per_person),
-        multi_record_persons=int((per_person["records"] > 1).sum()),
-        multi_source_persons=int((per_person["sources"] > 1).sum()),
+        persons=len(sources),
+        multi_source_persons=int((sources > 1).sum()),
         profiles=clustering.profiles,
         pairs_scored=clustering.pairs_scored,
         pairs_matched=clustering.pairs_matched,

@@ -100,3 +100,8 @@ def assign_person_ids(
     return links.sort_values(["source", "record_id"], ignore_index=True), index.sort_values(
         "person_id", ignore_index=True
     )
+
+
+def sources_per_person(links: pd.DataFrame) -> pd.Series:
+    """How many sources each person appears in, indexed by person_id."""
+    return links.groupby("person_id")["source"].nunique()

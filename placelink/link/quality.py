@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from placelink.link.evaluate import PairIndex
+from placelink.link.person_index import sources_per_person
 
 AGE_BANDS = ((0, 17), (18, 34), (35, 49), (50, 64), (65, 74), (75, 84), (85, 200))
 CLUSTER_BANDS = {"1": (1, 1), "2_5": (2, 5), "6_20": (6, 20), "21_plus": (21, 10**9)}
@@ -46,8 +47,7 @@ def linkage_quality(
             how="left",
         )
         subgroups.append("name_origin")
-    sources_per_person = frame.groupby("person_id")["source"].nunique()
-    frame["linked_other_source"] = frame["person_id"].map(sources_per_person) > 1
+    frame["linked_other_source"] = frame["person_id"].map(sources_per_person(frame)) > 1
     per_source_person = frame.groupby(["source", "person_id"])["record_id"].transform("size")
     frame["linked_within_source"] = per_source_person > 1
     has_truth = truth is not None and frame["true_person_id"].notna().all()

@@ -26,7 +26,8 @@ from placelink import __version__  # noqa: E402
 from placelink.encode import load_key  # noqa: E402
 from placelink.expectations import read_result  # noqa: E402
 from placelink.files import write_text_atomic  # noqa: E402
-from placelink.link import person_index_path, record_links_path  # noqa: E402
+from placelink.link import person_index_path, record_links_path
+from placelink.link.person_index import sources_per_person  # noqa: E402
 from placelink.pull import add_up, read_reconciliation  # noqa: E402
 from placelink.settings import Settings  # noqa: E402
 from placelink.sources import load_sources  # noqa: E402
@@ -93,19 +94,14 @@ def _linkage_section(settings: Settings) -> dict | None:
         return None
     links = pd.read_parquet(links_file)
     index = pd.read_parquet(person_index_path(settings))
-    per_person = links.groupby("person_id").agg(
-        records=("record_id", "size"), sources=("source", "nunique")
-    )
+    sources = sources_per_person(links)
     section = {
         "records": len(links),
-        "persons": len(per_person),
-        "multi_source": int((per_person["sources"] > 1).sum()),
+        "persons": len(sources),
+        "multi_source": int((sources > 1).sum()),
         "merged_ids": int(index["merged_into"].notna().sum()),
-        "sources_per_person": per_person["sources"].value_counts().sort_index().to_dict(),
         "evaluation": None,
-        "chart": _chart_bars(
-            per_person["sources"].value_counts().sort_index(), "sources per person", "persons"
-        ),
+        "chart": _chart_bars(sources.value_counts().sort_index(), "sources per person", "persons"),
     }
     eval_file = settings.reports / "linkage_eval.json"
     if eval_file.exists():
