@@ -1,7 +1,9 @@
 """The pull step: one month of one source, read, standardised and validated, no row lost.
 
 Valid rows go to secure/standardised/<source>/<month>.parquet and rejected rows, with their
-reason codes, to quarantine/<source>/<month>.parquet, so that rows_in = valid + quarantined.
+reason codes, to quarantine/<source>/<month>.parquet, so that rows_in = valid + quarantined. A
+month with nothing quarantined has no quarantine file (a stale one from an earlier pull of the
+month is removed); its count of zero is in the reconciliation either way.
 A problem with a single field that linkage can live without (a bad NHS check digit, a malformed
 postcode, an unknown sex code) nulls that field and counts a warning, unless the source lists the
 reason in `quarantine_on`.
@@ -24,12 +26,11 @@ import pyarrow.parquet as pq
 
 from placelink import standardise as st
 from placelink.connectors import read_batches, source_location
-from placelink.files import write_parquet_atomic
+from placelink.files import IO_THREADS, atomic_write_many, parquet_writer, remove_durably
 from placelink.settings import Settings
 from placelink.sources import SourceSpec
 
 RECONCILIATION_KEY = "placelink.reconciliation"
-IO_THREADS = 4
 ALWAYS_QUARANTINED = frozenset({st.BAD_DATE, st.BAD_DOB, st.MISSING_ID, st.DUPLICATE_ID})
 
 
@@ -116,7 +117,7 @@ def pull_months(
     sizes = [t.num_rows for t in tables]
     table = pa.concat_tables(tables, promote_options="permissive")
     # Strings stay Arrow-backed: the standardisers work in Arrow, so no Python str objects are
-    # made for identity fields (kept text fields become pandas strings in standardise_rows).
+    # made but for distinct identity values.
     raw = table.to_pandas(types_mapper=_arrow_string_types)
     raw.index = pd.RangeIndex(len(raw))
     month_of_row = pd.Series(np.repeat(np.array(months, dtype=object), sizes), index=raw.index)
@@ -143,7 +144,7 @@ def pull_months(
     month_codes = pd.Categorical(month_of_row, categories=months).codes
     valid_sizes = np.bincount(month_codes[~rejected.to_numpy()], minlength=len(months))
     rejected_sizes = np.bincount(month_codes[rejected.to_numpy()], minlength=len(months))
-    results, jobs = [], []
+    results, writes, stale = [], [], []
     for i, month in enumerate(months):
         in_month = month_codes == i
         month_valid = valid.slice(int(valid_sizes[:i].sum()), int(valid_sizes[i]))
@@ -168,21 +169,18 @@ def pull_months(
             },
         )
         results.append(result)
-        jobs += [
-            (month_quarantined, quarantine_path(settings, spec.name, month)),
-            (
-                month_valid.replace_schema_metadata(
-                    {
-                        **(valid.schema.metadata or {}),
-                        RECONCILIATION_KEY: json.dumps(asdict(result)),
-                    }
-                ),
-                standardised_path(settings, spec.name, month),
-            ),
-        ]
-    # Most of a small write is waiting on fsync: the files are written side by side.
-    with ThreadPoolExecutor(max_workers=IO_THREADS) as pool:
-        list(pool.map(lambda job: write_parquet_atomic(*job), jobs))
+        if month_quarantined.num_rows:
+            writes.append(
+                (quarantine_path(settings, spec.name, month), parquet_writer(month_quarantined))
+            )
+        else:
+            stale.append(quarantine_path(settings, spec.name, month))
+        stamped = month_valid.replace_schema_metadata(
+            {**(valid.schema.metadata or {}), RECONCILIATION_KEY: json.dumps(asdict(result))}
+        )
+        writes.append((standardised_path(settings, spec.name, month), parquet_writer(stamped)))
+    atomic_write_many(writes)
+    remove_durably(stale)
     return results
 
 
@@ -203,7 +201,7 @@ def standardise_rows(
     out: dict[str, pd.Series] = {}
     none = pd.Series(pd.NA, index=raw.index, dtype="string")
 
-    record_id = raw[ident["record_id"]].astype("string").str.strip()
+    record_id = raw[ident["record_id"]].astype(st.STRING).str.strip()
     record_id = record_id.mask(record_id == "")
     out["record_id"] = record_id
     checks[st.MISSING_ID] = record_id.isna()
@@ -243,8 +241,6 @@ def standardise_rows(
         if column in spec.dates or pd.api.types.is_datetime64_any_dtype(values):
             values, bad = st.standardise_date(values, spec.dates.get(column))
             bad_date |= bad
-        elif _is_arrow_string(values.dtype):
-            values = values.astype(pd.StringDtype())  # kept text is written as pandas strings
         out[column] = values
     checks[st.BAD_DATE] = bad_date
     return pd.DataFrame(out, index=raw.index), checks
@@ -284,7 +280,3 @@ def _dates_as_date32(table: pa.Table) -> pa.Table:
 
 def _arrow_string_types(arrow_type: pa.DataType):
     return pd.StringDtype("pyarrow") if pa.types.is_string(arrow_type) else None
-
-
-def _is_arrow_string(dtype) -> bool:
-    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"

@@ -1,8 +1,10 @@
 """Standardise identity fields column by column, with reason codes for what cannot be used.
 
 Every function takes and returns whole pandas Series (index preserved) so the pull step stays
-columnar: string work that needs Python (accent folding, titles) runs once per *distinct* value
-and is mapped back; format checks (NHS modulus 11, NI, postcode, dates) run in pyarrow or numpy.
+columnar. Every standardiser runs once per *distinct* value (an extract repeats each person's
+identifiers and each event date many times) and is mapped back by Arrow dictionary indices:
+string work that needs Python (accent folding, titles) touches only the distinct values, and
+format checks (NHS modulus 11, NI, postcode, dates) run in pyarrow or numpy.
 
 Outputs use pyarrow-backed dtypes: strings are ``pd.StringDtype("pyarrow")`` (null is ``pd.NA``),
 dates ``pd.ArrowDtype(pa.date32())``, masks plain ``bool``. A *bad mask* is True only where a
@@ -104,14 +106,17 @@ def standardise_date(values: pd.Series, fmt: str | None = None) -> tuple[pd.Seri
     if _is_temporal(values):
         return _to_date32(values), pd.Series(False, index=values.index)
     fmt = fmt or "%Y-%m-%d"
-    raw = pc.utf8_trim_whitespace(_arrow_strings(values))
-    present = pc.fill_null(pc.greater(pc.utf8_length(raw), 0), False)
-    parsed = pc.strptime(raw, format=fmt, unit="s", error_is_null=True)
-    back = pc.strftime(parsed, format=fmt)
-    same = pc.equal(_loose(back), _loose(raw))
-    ok = pc.fill_null(same, False)
-    dates = pc.if_else(ok, pc.cast(parsed, pa.date32()), pa.scalar(None, pa.date32()))
-    bad = pc.and_(present, pc.invert(ok))
+
+    def parse(raw: pa.Array) -> tuple[pa.Array, pa.Array]:
+        raw = pc.utf8_trim_whitespace(raw)
+        present = pc.fill_null(pc.greater(pc.utf8_length(raw), 0), False)
+        parsed = pc.strptime(raw, format=fmt, unit="s", error_is_null=True)
+        back = pc.strftime(parsed, format=fmt)
+        ok = pc.fill_null(pc.equal(_loose(back), _loose(raw)), False)
+        dates = pc.if_else(ok, pc.cast(parsed, pa.date32()), pa.scalar(None, pa.date32()))
+        return dates, pc.and_(present, pc.invert(ok))
+
+    dates, bad = _per_distinct(values, parse)
     return _series(dates, values.index, DATE), _mask(bad, values.index)
 
 
@@ -134,7 +139,11 @@ def standardise_nhs_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     mod 11 and 11 is prime, every single-digit error and every transposition of two different
     digits (adjacent or not, check digit included) fails the check: detection is 100%.
     """
-    raw = pc.replace_substring_regex(_arrow_strings(values), pattern=r"[\s\-]", replacement="")
+    return _standardised(values, _nhs_numbers)
+
+
+def _nhs_numbers(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    raw = pc.replace_substring_regex(values, pattern=r"[\s\-]", replacement="")
     present = pc.fill_null(pc.greater(pc.utf8_length(raw), 0), False)
     shaped = pc.fill_null(pc.match_substring_regex(raw, pattern=r"^[0-9]{10}$"), False)
     ok = np.zeros(len(raw), dtype=bool)
@@ -146,8 +155,7 @@ def standardise_nhs_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         ok[idx] = check == digits[:, 9]
     ok_arr = pa.array(ok)
     out = pc.if_else(ok_arr, raw, pa.scalar(None, pa.string()))
-    bad = pc.and_(present, pc.invert(ok_arr))
-    return _series(out, values.index, STRING), _mask(bad, values.index)
+    return out, pc.and_(present, pc.invert(ok_arr))
 
 
 # HMRC: first letter not D F I Q U V; second also not O; these prefixes never issued.
@@ -157,15 +165,17 @@ _NI_BAD_PREFIX = pa.array(["BG", "GB", "NK", "KN", "TN", "NT", "ZZ"])
 
 def standardise_ni_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Validate National Insurance numbers by HMRC's format; returns (AA999999A or null, bad)."""
-    raw = pc.replace_substring_regex(
-        pc.utf8_upper(_arrow_strings(values)), pattern=r"\s", replacement=""
-    )
+    return _standardised(values, _ni_numbers)
+
+
+def _ni_numbers(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    raw = pc.replace_substring_regex(pc.utf8_upper(values), pattern=r"\s", replacement="")
     present = pc.fill_null(pc.greater(pc.utf8_length(raw), 0), False)
     shaped = pc.fill_null(pc.match_substring_regex(raw, pattern=_NI_RE), False)
     prefix_ok = pc.invert(pc.is_in(pc.utf8_slice_codeunits(raw, 0, 2), value_set=_NI_BAD_PREFIX))
     ok = pc.and_(shaped, prefix_ok)
     out = pc.if_else(ok, raw, pa.scalar(None, pa.string()))
-    return _series(out, values.index, STRING), _mask(pc.and_(present, pc.invert(ok)), values.index)
+    return out, pc.and_(present, pc.invert(ok))
 
 
 _OUTWARD = r"(?:[A-Z][0-9]{1,2}|[A-Z]{2}[0-9]{1,2}|[A-Z][0-9][A-Z]|[A-Z]{2}[0-9][A-Z])"
@@ -180,9 +190,11 @@ def standardise_postcode(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     is and is not bad: the district still places the person. The inward code is always the last
     three characters, so the split is unambiguous.
     """
-    raw = pc.replace_substring_regex(
-        pc.utf8_upper(_arrow_strings(values)), pattern=r"\s", replacement=""
-    )
+    return _standardised(values, _postcodes)
+
+
+def _postcodes(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    raw = pc.replace_substring_regex(pc.utf8_upper(values), pattern=r"\s", replacement="")
     present = pc.fill_null(pc.greater(pc.utf8_length(raw), 0), False)
     full = pc.fill_null(pc.match_substring_regex(raw, pattern=_FULL_RE), False)
     district = pc.fill_null(pc.match_substring_regex(raw, pattern=_DISTRICT_RE), False)
@@ -191,8 +203,7 @@ def standardise_postcode(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     )
     null = pa.scalar(None, pa.string())
     out = pc.if_else(full, spaced, pc.if_else(district, raw, null))
-    bad = pc.and_(present, pc.invert(pc.or_(full, district)))
-    return _series(out, values.index, STRING), _mask(bad, values.index)
+    return out, pc.and_(present, pc.invert(pc.or_(full, district)))
 
 
 def postcode_district(postcode: pd.Series) -> pd.Series:
@@ -209,26 +220,46 @@ def standardise_sex(values: pd.Series, sex_map: Mapping[str, str]) -> tuple[pd.S
     """
     exact = {str(k).strip(): str(v).strip().upper() for k, v in sex_map.items()}
     folded = {k.upper(): v for k, v in exact.items()}
-    codes, uniques = pd.factorize(_strings_object(values), use_na_sentinel=True)
-    mapped: list[str | None] = []
-    unknown = np.zeros(len(uniques) + 1, dtype=bool)
-    for i, u in enumerate(uniques):
-        key = u.strip()
-        v = exact.get(key, folded.get(key.upper()))
-        if v is None and key:
-            unknown[i] = True
-        mapped.append(v if v in ("M", "F") else None)
-    out = _take(pa.array(mapped, type=pa.string()), codes)
-    return _series(out, values.index, STRING), pd.Series(unknown[codes], index=values.index)
+
+    def mapped(distinct: pa.Array) -> tuple[pa.Array, pa.Array]:
+        sexes, unknown = [], []
+        for u in distinct.to_pylist():
+            key = u.strip()
+            v = exact.get(key, folded.get(key.upper()))
+            unknown.append(v is None and bool(key))
+            sexes.append(v if v in ("M", "F") else None)
+        return pa.array(sexes, type=pa.string()), pa.array(unknown, type=pa.bool_())
+
+    return _standardised(values, mapped)
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
 
+def _per_distinct(
+    values: pd.Series, fn: Callable[[pa.Array], tuple[pa.Array, ...]]
+) -> tuple[pa.Array, ...]:
+    """`fn` over the column's distinct non-null strings, each of its outputs taken back to rows.
+
+    A null input row gives null in every output (a mask output then reads as not bad).
+    """
+    encoded = pc.dictionary_encode(_arrow_strings(values))
+    return tuple(out.take(encoded.indices) for out in fn(encoded.dictionary))
+
+
+def _standardised(
+    values: pd.Series, fn: Callable[[pa.Array], tuple[pa.Array, pa.Array]]
+) -> tuple[pd.Series, pd.Series]:
+    """(standardised strings, bad mask) from `fn` run once per distinct value."""
+    out, bad = _per_distinct(values, fn)
+    return _series(out, values.index, STRING), _mask(bad, values.index)
+
+
 def _map_distinct(values: pd.Series, fn: Callable[[str], str | None]) -> pd.Series:
-    codes, uniques = pd.factorize(_strings_object(values), use_na_sentinel=True)
-    mapped = pa.array([fn(u) for u in uniques], type=pa.string())
-    return _series(_take(mapped, codes), values.index, STRING)
+    (mapped,) = _per_distinct(
+        values, lambda distinct: (pa.array([fn(u) for u in distinct.to_pylist()], pa.string()),)
+    )
+    return _series(mapped, values.index, STRING)
 
 
 def _take(distinct: pa.Array, codes: np.ndarray) -> pa.Array:

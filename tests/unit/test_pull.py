@@ -266,23 +266,32 @@ def test_pulling_months_together_matches_pulling_them_one_by_one(settings, tmp_p
     land(settings, january, "2024-01")
     land(settings, february, "2024-02")
     together = pull_months(csv_spec(), ["2024-01", "2024-02"], settings, today=TODAY)
-    files = {
-        m: (
-            pd.read_parquet(standardised_path(settings, "apc", m)),
-            pd.read_parquet(quarantine_path(settings, "apc", m)),
-        )
-        for m in ("2024-01", "2024-02")
+    valid = {
+        m: pd.read_parquet(standardised_path(settings, "apc", m)) for m in ("2024-01", "2024-02")
     }
+    quarantined = pd.read_parquet(quarantine_path(settings, "apc", "2024-02"))
     one_by_one = [pull_month(csv_spec(), m, settings, today=TODAY) for m in ("2024-01", "2024-02")]
     assert together == one_by_one
     # E9 in both months is no duplicate; E7 twice in February is, on rows 3 and 4 of that file.
     assert [(r.rows_in, r.valid, r.quarantined) for r in together] == [(3, 3, 0), (4, 2, 2)]
-    assert files["2024-02"][1].row_number.tolist() == [3, 4]
-    for m, (valid, quarantined) in files.items():
-        pd.testing.assert_frame_equal(valid, pd.read_parquet(standardised_path(settings, "apc", m)))
-        pd.testing.assert_frame_equal(
-            quarantined, pd.read_parquet(quarantine_path(settings, "apc", m))
-        )
+    assert quarantined.row_number.tolist() == [3, 4]
+    assert not quarantine_path(settings, "apc", "2024-01").exists()  # nothing quarantined
+    for m, frame in valid.items():
+        pd.testing.assert_frame_equal(frame, pd.read_parquet(standardised_path(settings, "apc", m)))
+    pd.testing.assert_frame_equal(
+        quarantined, pd.read_parquet(quarantine_path(settings, "apc", "2024-02"))
+    )
+
+
+def test_a_corrected_month_leaves_no_stale_quarantine(settings):
+    duplicated = HEADER + GOOD[0] + "\n" + GOOD[0] + "\n"
+    land(settings, duplicated)
+    assert pull_month(csv_spec(), "2024-01", settings, today=TODAY).quarantined == 2
+    assert quarantine_path(settings, "apc", "2024-01").exists()
+    land(settings, HEADER + "\n".join(GOOD) + "\n")  # the service sends the month again, fixed
+    result = pull_month(csv_spec(), "2024-01", settings, today=TODAY)
+    assert (result.rows_in, result.valid, result.quarantined) == (2, 2, 0)
+    assert not quarantine_path(settings, "apc", "2024-01").exists()
 
 
 def test_months_add_up_to_the_source_totals(settings):
