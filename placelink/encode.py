@@ -8,8 +8,10 @@ that lets linkage compare a record's given name with another's family name and s
 given/family swaps the extracts contain (DESIGN.md section 8).
 
 Speed (DESIGN.md "Known traps"): every token is computed once per *distinct* value in the
-batch and mapped back to rows by ``pd.factorize`` codes and an Arrow ``take``; Bloom filters
-hash each distinct bigram once and OR precomputed bit masks per distinct name.
+batch and mapped back to rows by Arrow dictionary indices and ``take``, so Python sees only the
+distinct values; the date-of-birth parts (year and month, day and month, ...) are hashed once
+per distinct part, not per distinct date; Bloom filters hash each distinct bigram once and OR
+precomputed bit masks per distinct name.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ import jellyfish
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from placelink.errors import ConfigError
 from placelink.settings import Settings
-from placelink.standardise import DATE, STRING, _series, _strings_object, _take, standardise_date
+from placelink.standardise import DATE, STRING, _arrow_strings, _series, standardise_date
 
 MIN_KEY_BYTES: Final = 32
 TOKEN_HEX: Final = 32  # 128 bits: collisions among even 10^9 distinct values are negligible.
@@ -77,6 +80,7 @@ OUTPUT_COLUMNS: Final = (
     "postcode_sector_token",
 )
 TOKEN_COLUMNS: Final = tuple(c for c in OUTPUT_COLUMNS if c.endswith("_token"))
+TOKEN_TYPE: Final = pa.string()
 BLOOM_TYPE: Final = pa.binary(BLOOM_BYTES)
 PARTS_TYPE: Final = pa.list_(pa.string())
 OUTPUT_DTYPES: Final = {
@@ -305,76 +309,80 @@ def encode_identities(table: pd.DataFrame, key: LinkageKey) -> pd.DataFrame:
     """
     tok = _Tokens(key.secret)
     n = len(table)
-    index = table.index
 
-    def column(name: str) -> np.ndarray:
+    def column(name: str) -> _Distinct:
         if name not in table.columns:
-            return np.full(n, None, dtype=object)
-        return _strings_object(table[name])
+            return _Distinct.of(pa.nulls(n, pa.string()))
+        return _Distinct.of(_arrow_strings(table[name]))
 
     out: dict[str, pa.Array] = {}
-    out["nhs_token"] = _distinct(column("nhs_number"), tok("nhs"))
-    out["ni_token"] = _distinct(column("ni_number"), tok("ni"))
-
-    sex = column("sex")
-    for part, values in (("given", column("given_name")), ("family", column("family_name"))):
-        out.update(_encode_name(part, values, sex, tok))
-
+    out["nhs_token"] = column("nhs_number").map(tok("nhs"))
+    out["ni_token"] = column("ni_number").map(tok("ni"))
+    sex = _arrow_strings(table["sex"]) if "sex" in table.columns else pa.nulls(n, pa.string())
+    for part in ("given", "family"):
+        out.update(_encode_name(part, column(f"{part}_name"), sex, tok))
     out.update(_encode_dob(table.get("date_of_birth"), n, tok))
     out.update(_encode_postcode(column("postcode"), tok))
-
-    frame = {}
-    for name in OUTPUT_COLUMNS:
-        dtype = OUTPUT_DTYPES[name]
-        frame[name] = _series(out[name], index, dtype)
-    return pd.DataFrame(frame, index=index)
+    return pd.DataFrame(
+        {name: _series(out[name], table.index, OUTPUT_DTYPES[name]) for name in OUTPUT_COLUMNS},
+        index=table.index,
+    )
 
 
-def _distinct(values: np.ndarray, fn: Callable[[str], str | None]) -> pa.Array:
-    """fn over each distinct non-null value, mapped back to rows (null stays null)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return _take(pa.array([fn(u) for u in uniques], type=pa.string()), codes)
+@dataclass(frozen=True)
+class _Distinct:
+    """A column as its distinct non-null values and, per row, an index into them (null: null)."""
+
+    values: list
+    indices: pa.Array
+
+    @classmethod
+    def of(cls, arr: pa.Array) -> _Distinct:
+        encoded = pc.dictionary_encode(arr)
+        return cls(encoded.dictionary.to_pylist(), encoded.indices)
+
+    def rows(self, distinct: list, type_: pa.DataType = TOKEN_TYPE) -> pa.Array:
+        """Per-distinct results (in the order of `values`) taken back to rows."""
+        return pa.array(distinct, type=type_).take(self.indices)
+
+    def map(self, fn: Callable, type_: pa.DataType = TOKEN_TYPE) -> pa.Array:
+        return self.rows([fn(v) for v in self.values], type_)
+
+    def codes(self) -> np.ndarray:
+        """The indices as int64, -1 for null."""
+        return pc.fill_null(self.indices, -1).to_numpy().astype(np.int64)
 
 
-def _encode_name(
-    part: str, values: np.ndarray, sex: np.ndarray, tok: _Tokens
-) -> dict[str, pa.Array]:
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    names: list[str] = list(uniques)
+def _encode_name(part: str, names: _Distinct, sex: pa.Array, tok: _Tokens) -> dict[str, pa.Array]:
     name_tok, phon_tok, part_tok = tok("name"), tok("name_phonetic"), tok("name_part")
-    phonetic = [_phonetic(u) for u in names]
     gram_masks: dict[str, int] = {}
     blooms: dict[str, bytes] = {}
-    cols = {
-        f"{part}_token": [name_tok(u.replace(" ", "")) for u in names],
-        f"{part}_phonetic_token": [None if p is None else phon_tok(p) for p in phonetic],
-        f"{part}_bloom": [tok.bloom(u, gram_masks, blooms) for u in names],
+    phonetic = [_phonetic(u) for u in names.values]
+    out = {
+        f"{part}_token": names.map(lambda u: name_tok(u.replace(" ", ""))),
+        f"{part}_phonetic_token": names.rows([p and phon_tok(p) for p in phonetic]),
+        f"{part}_bloom": names.map(lambda u: tok.bloom(u, gram_masks, blooms), BLOOM_TYPE),
     }
-    types = {f"{part}_bloom": BLOOM_TYPE}
-    if part == "given":
-        cols["given_first_token"] = [part_tok(u.split(" ", 1)[0]) for u in names]
-        # The canonical form depends on (name, sex): factorise the distinct pairs.
-        sex_code = pd.Series(sex).map({"M": 1, "F": 2}).fillna(0).to_numpy(dtype=np.int64)
-        pair = np.where(codes < 0, -1, codes.astype(np.int64) * 3 + sex_code)
-        pair_codes, pairs = pd.factorize(pair, use_na_sentinel=False)
-        canon_tok = tok("name_canon")
-        sexes = (None, "M", "F")
-        canon = [
-            None
-            if p < 0
-            else canon_tok(canonical_given_name(names[p // 3], sexes[p % 3]).replace(" ", ""))
-            for p in pairs
-        ]
-        result = {"given_canon_token": pa.array(canon, type=pa.string()).take(pa.array(pair_codes))}
-    else:
-        cols["family_part_tokens"] = [
-            list(dict.fromkeys(part_tok(p) for p in u.split())) for u in names
-        ]
-        types["family_part_tokens"] = PARTS_TYPE
-        result = {}
-    for name, distinct in cols.items():
-        result[name] = _take(pa.array(distinct, type=types.get(name, pa.string())), codes)
-    return result
+    if part == "family":
+        out["family_part_tokens"] = names.map(
+            lambda u: list(dict.fromkeys(part_tok(p) for p in u.split())), PARTS_TYPE
+        )
+        return out
+    out["given_first_token"] = names.map(lambda u: part_tok(u.split(" ", 1)[0]))
+    # The canonical form depends on (name, sex): hash each distinct pair once.
+    sex_code = pc.fill_null(pc.index_in(sex, value_set=pa.array(["M", "F"])), -1).to_numpy() + 1
+    codes = names.codes()
+    pair = np.where(codes < 0, -1, codes * 3 + sex_code)
+    pair_codes, pairs = pd.factorize(pair, use_na_sentinel=False)
+    canon_tok, sexes = tok("name_canon"), (None, "M", "F")
+    canon = [
+        None
+        if p < 0
+        else canon_tok(canonical_given_name(names.values[p // 3], sexes[p % 3]).replace(" ", ""))
+        for p in pairs.tolist()
+    ]
+    out["given_canon_token"] = pa.array(canon, type=pa.string()).take(pa.array(pair_codes))
+    return out
 
 
 def _encode_dob(values: pd.Series | None, n: int, tok: _Tokens) -> dict[str, pa.Array]:
@@ -384,40 +392,44 @@ def _encode_dob(values: pd.Series | None, n: int, tok: _Tokens) -> dict[str, pa.
         return {c: pa.nulls(n, pa.string()) for c in names}
     if values.dtype != DATE:
         values, _ = standardise_date(values, "%Y-%m-%d")  # strings or datetimes: ISO dates
-    days = values.array._pa_array.combine_chunks().cast(pa.int32())
-    codes, uniques = pd.factorize(days.to_numpy(zero_copy_only=False), use_na_sentinel=True)
-    uniques = np.asarray(uniques, dtype=np.float64)  # nulls came through as NaN
-    d = uniques.astype(np.int64).astype("datetime64[D]")
+    encoded = pc.dictionary_encode(values.array._pa_array.combine_chunks())
+    d = encoded.dictionary.cast(pa.int32()).to_numpy().astype("datetime64[D]")
     year = d.astype("datetime64[Y]").astype(np.int64) + 1970
     month = (d.astype("datetime64[M]") - d.astype("datetime64[Y]")).astype(np.int64) + 1
     day = (d - d.astype("datetime64[M]")).astype(np.int64) + 1
-    dob, ym, md, yd, yr = tok("dob"), tok("dob_ym"), tok("dob_md"), tok("dob_yd"), tok("birth_year")
     ymd = list(zip(year.tolist(), month.tolist(), day.tolist(), strict=True))
+    dob = tok("dob")
     distinct = {
         "dob_token": [dob(f"{y:04d}-{m:02d}-{dd:02d}") for y, m, dd in ymd],
         # Same domain as dob_token: one record's swap token equals the other's dob token.
         "dob_swap_token": [
             dob(f"{y:04d}-{dd:02d}-{m:02d}") if dd <= 12 and dd != m else None for y, m, dd in ymd
         ],
-        "dob_ym_token": [ym(f"{y:04d}-{m:02d}") for y, m, _ in ymd],
-        "dob_md_token": [md(f"{m:02d}-{dd:02d}") for _, m, dd in ymd],
-        "dob_yd_token": [yd(f"{y:04d}-{dd:02d}") for y, _, dd in ymd],
-        "birth_year_token": [yr(f"{y:04d}") for y, _, _ in ymd],
     }
-    return {c: _take(pa.array(v, type=pa.string()), codes) for c, v in distinct.items()}
-
-
-def _encode_postcode(values: np.ndarray, tok: _Tokens) -> dict[str, pa.Array]:
-    full, sector = tok("postcode"), tok("postcode_sector")
-
-    def both(pc_: str) -> tuple[str | None, str | None]:
-        if " " not in pc_:  # a district alone: no full postcode, no sector
-            return None, None
-        return full(pc_), sector(pc_[: pc_.index(" ") + 2])
-
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    pairs = [both(u) for u in uniques]
+    # A part of the date is shared by many dates: hash each distinct part once.
+    for column, domain, key, text in (
+        ("dob_ym_token", "dob_ym", year * 100 + month, lambda k: f"{k // 100:04d}-{k % 100:02d}"),
+        ("dob_md_token", "dob_md", month * 100 + day, lambda k: f"{k // 100:02d}-{k % 100:02d}"),
+        ("dob_yd_token", "dob_yd", year * 100 + day, lambda k: f"{k // 100:04d}-{k % 100:02d}"),
+        ("birth_year_token", "birth_year", year, lambda k: f"{k:04d}"),
+    ):
+        parts, inverse = np.unique(key, return_inverse=True)
+        fn = tok(domain)
+        hashed = pa.array([fn(text(k)) for k in parts.tolist()], type=pa.string())
+        distinct[column] = hashed.take(pa.array(inverse))
     return {
-        "postcode_token": _take(pa.array([p[0] for p in pairs], type=pa.string()), codes),
-        "postcode_sector_token": _take(pa.array([p[1] for p in pairs], type=pa.string()), codes),
+        c: (v if isinstance(v, pa.Array) else pa.array(v, type=pa.string())).take(encoded.indices)
+        for c, v in distinct.items()
+    }
+
+
+def _encode_postcode(postcodes: _Distinct, tok: _Tokens) -> dict[str, pa.Array]:
+    full, sector = tok("postcode"), tok("postcode_sector")
+    # A district alone has no full postcode and no sector.
+    spaced = [u if " " in u else None for u in postcodes.values]
+    return {
+        "postcode_token": postcodes.rows([u and full(u) for u in spaced]),
+        "postcode_sector_token": postcodes.rows(
+            [u and sector(u[: u.index(" ") + 2]) for u in spaced]
+        ),
     }

@@ -43,12 +43,15 @@ def atomic_write_many(jobs: Iterable[tuple[Path, Writer]]) -> list[Path]:
     return paths
 
 
-def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
-    return atomic_write(path, parquet_writer(table))
+def write_parquet_atomic(table: pa.Table, path: Path, statistics: bool | list[str] = True) -> Path:
+    return atomic_write(path, parquet_writer(table, statistics))
 
 
-def parquet_writer(table: pa.Table) -> Writer:
-    return lambda handle: pq.write_table(table, handle, compression="zstd")
+def parquet_writer(table: pa.Table, statistics: bool | list[str] = True) -> Writer:
+    """Zstd Parquet; `statistics` may name the columns worth min/max (not keyed tokens)."""
+    return lambda handle: pq.write_table(
+        table, handle, compression="zstd", write_statistics=statistics
+    )
 
 
 def write_text_atomic(text: str, path: Path) -> Path:

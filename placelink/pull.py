@@ -131,7 +131,7 @@ def pull_months(
     codes = {c: m for c, m in checks.items() if c in quarantine_codes}
     row_in_month = raw.index.to_numpy() - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes)
     valid_rows = clean.loc[~rejected].assign(extract_month=month_of_row[~rejected])
-    valid = _dates_as_date32(pa.Table.from_pandas(valid_rows, preserve_index=False))
+    valid = _storage_types(pa.Table.from_pandas(valid_rows, preserve_index=False))
     quarantined = pa.Table.from_pandas(
         raw.loc[rejected]
         .astype("string")
@@ -271,10 +271,13 @@ def _join_lists(table: pa.Table) -> pa.Table:
     return table
 
 
-def _dates_as_date32(table: pa.Table) -> pa.Table:
+def _storage_types(table: pa.Table) -> pa.Table:
+    """Dates as date32 and text as plain strings (pandas' Arrow strings are large_string)."""
     for i, field_ in enumerate(table.schema):
         if pa.types.is_timestamp(field_.type):
             table = table.set_column(i, field_.name, pc.cast(table.column(i), pa.date32()))
+        elif pa.types.is_large_string(field_.type):
+            table = table.set_column(i, field_.name, pc.cast(table.column(i), pa.string()))
     return table
 
 

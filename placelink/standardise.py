@@ -262,12 +262,6 @@ def _map_distinct(values: pd.Series, fn: Callable[[str], str | None]) -> pd.Seri
     return _series(mapped, values.index, STRING)
 
 
-def _take(distinct: pa.Array, codes: np.ndarray) -> pa.Array:
-    """Rows from per-distinct results; code -1 (null input) gives null."""
-    indices = pa.array(codes, mask=codes < 0, type=pa.int64())
-    return distinct.take(indices)
-
-
 def _series(arr: pa.Array | pa.ChunkedArray, index: pd.Index, dtype=STRING) -> pd.Series:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
