@@ -265,9 +265,7 @@ def main() -> None:
         sample = naive_sample(settings, specs, args.naive_rows, args.seed)
         secret = load_key(settings).secret
         lookup = load_postcode_lookup(settings)
-        geography = {
-            pc_: tuple(r) for pc_, r in zip(lookup.index, lookup.itertuples(), strict=True)
-        }
+        geography = {r.pop("postcode"): tuple(r.values()) for r in lookup.to_pylist()}
         began = time.perf_counter()
         naive = naive_pseudonymise(sample, secret, geography)
         naive_seconds = time.perf_counter() - began
