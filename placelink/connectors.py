@@ -6,6 +6,7 @@ any failure to read into one SourceError naming the file and the problem.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,14 +69,27 @@ def _check_columns(spec: SourceSpec, names: list[str], location: str) -> None:
 
 
 def _arrow_problem(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    """The reader's complaint without any of the file's content.
+
+    Arrow's CSV errors quote the offending row, which holds names, dates of birth and NHS
+    numbers, and this message travels into Dagster's event log and the run summary: only
+    counts and fixed phrases are kept.
+    """
+    text = str(exc).splitlines()[0] if str(exc) else ""
     if "UTF8" in text or "utf-8" in text.lower() or isinstance(exc, UnicodeDecodeError):
         return "bytes that are not valid in the declared encoding"
     if "Parquet" in text or "magic" in text.lower() or "footer" in text.lower():
         return "not a readable Parquet file (truncated or corrupt)"
-    if "Expected" in text and "columns" in text:
-        return f"rows with the wrong number of fields ({text[:120]})"
-    return f"unreadable ({text[:160]})"
+    fields = re.search(r"Expected (\d+) columns, got (\d+)", text)
+    if fields:
+        return (
+            f"rows with the wrong number of fields (expected {fields[1]}, got {fields[2]}: "
+            "a truncated file, or an unquoted delimiter)"
+        )
+    json_error = re.search(r"JSON parse error: ([A-Za-z ,.]+?)\.? in row (\d+)", text)
+    if json_error:
+        return f"not valid JSON lines ({json_error[1].lower()} in row {json_error[2]})"
+    return f"unreadable ({exc.__class__.__name__})"
 
 
 def _require_file(path: Path) -> None:

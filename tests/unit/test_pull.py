@@ -163,6 +163,66 @@ def test_truncated_parquet_is_named(settings):
         pull_month(spec, "2024-01", settings, today=TODAY)
 
 
+def test_a_truncated_csv_is_named_without_quoting_the_row(settings):
+    full = HEADER + "\n".join(GOOD) + "\n"
+    land(settings, full[: full.index("Smith,1960")])  # cut inside the second row
+    with pytest.raises(SourceError) as raised:
+        pull_month(csv_spec(), "2024-01", settings, today=TODAY)
+    message = str(raised.value)
+    assert "2024-01.csv: rows with the wrong number of fields (expected 8, got 4" in message
+    # Arrow's own message quotes the row; none of its identifiers may travel on.
+    for value in ("E2", "Mr John", "John", "Smith"):
+        assert value not in message
+
+
+def test_a_truncated_jsonl_is_named_without_quoting_it(settings):
+    path = settings.landing / "hou" / "2024-01.jsonl"
+    path.parent.mkdir(parents=True)
+    rows = [{"case_id": f"H{i}", "forename": "Siobhan", "dob": "03-04-1990"} for i in range(3)]
+    text = "\n".join(json.dumps(r) for r in rows)
+    path.write_text(text[: text.rindex("Siobhan") + 4])
+    spec = SourceSpec(
+        name="hou",
+        service="housing",
+        connector=ConnectorSpec(kind="jsonl", path="landing/hou/{month}.jsonl"),
+        identity={"record_id": "case_id", "given_name": "forename"},
+        keep=("dob",),
+        event_start="dob",
+    )
+    with pytest.raises(SourceError) as raised:
+        pull_month(spec, "2024-01", settings, today=TODAY)
+    message = str(raised.value)
+    assert f"{path}: not valid JSON lines" in message
+    assert "Siob" not in message and "1990" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("sqlite:///{home}/landing/sc/cases.sqlite", "database error: DatabaseError"),
+        ("postgresql+psycopg://u:secret@127.0.0.1:1/db", "database error: OperationalError"),
+    ],
+    ids=["corrupt-sqlite", "unreachable-server"],
+)
+def test_an_unusable_database_is_one_message_without_its_password(settings, url, problem):
+    db = settings.landing / "sc" / "cases.sqlite"
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"not a database " * 100)
+    spec = SourceSpec(
+        name="sc",
+        service="social_care",
+        connector=ConnectorSpec(kind="sql", url=url, table="events"),
+        identity={"record_id": "event_id"},
+        keep=("extract_month",),
+        event_start="extract_month",
+    )
+    with pytest.raises(SourceError) as raised:
+        pull_month(spec, "2024-01", settings, today=TODAY)
+    message = str(raised.value)
+    assert problem in message and "\n" not in message
+    assert "secret" not in message
+
+
 def test_sql_source_reads_one_month_and_names_a_missing_database(settings):
     db = settings.landing / "sc" / "cases.sqlite"
     db.parent.mkdir(parents=True)
