@@ -7,8 +7,11 @@ any failure to read into one SourceError naming the file and the problem.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from queue import Full, Queue
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,6 +25,7 @@ from placelink.sources import SourceSpec
 
 BATCH_ROWS = 65_536
 BLOCK_BYTES = 8 << 20
+READ_AHEAD = 4  # batches read ahead of the consumer: bounded, so memory is too
 
 
 def source_location(spec: SourceSpec, month: str, home: Path) -> str:
@@ -57,6 +61,59 @@ def read_batches(spec: SourceSpec, month: str, home: Path) -> Iterator[pa.Record
         raise SourceError(location, f"cannot be read ({problem})") from None
     if not seen_rows:
         raise SourceError(location, "no rows (an empty extract)")
+
+
+def read_months(
+    spec: SourceSpec, months: list[str], home: Path
+) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Every month's batches in turn, each labelled with its month's position in `months`.
+
+    The batches are read on a thread up to READ_AHEAD ahead of the consumer, so that reading
+    and parsing (mostly outside the GIL) overlap whatever the consumer does with them. A
+    SourceError for any month is raised here, in the consumer.
+    """
+    labelled = ((i, b) for i, month in enumerate(months) for b in read_batches(spec, month, home))
+    return _read_ahead(labelled, READ_AHEAD)
+
+
+def _read_ahead(items: Iterator, depth: int) -> Iterator:
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.05)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as exc:  # handed over to the consumer, which raises it
+            put(_Raised(exc))
+
+    thread = threading.Thread(target=produce, name="placelink-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := queue.get()) is not done:
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass(frozen=True)
+class _Raised:
+    exc: BaseException
 
 
 def _check_columns(spec: SourceSpec, names: list[str], location: str) -> None:

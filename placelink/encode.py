@@ -197,11 +197,13 @@ def _hmac_states(secret: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
 
 
 class _Tokens:
-    """Keyed token functions per domain, memoised: a value is hashed once per call."""
+    """Keyed token functions per domain and Bloom filters, memoised: a value is hashed once."""
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
         self._fns: dict[str, Callable[[str], str]] = {}
+        self._gram_masks: dict[str, int] = {}
+        self._blooms: dict[str, bytes] = {}
 
     def __call__(self, domain: str) -> Callable[[str], str]:
         fn = self._fns.get(domain)
@@ -225,8 +227,9 @@ class _Tokens:
             self._fns[domain] = fn
         return fn
 
-    def bloom(self, name: str, memo: dict[str, int], cache: dict[str, bytes]) -> bytes:
+    def bloom(self, name: str) -> bytes:
         """Keyed Bloom filter of the padded bigrams: "MARY ANN" → "_MARY_ANN_" → _M MA … N_."""
+        memo, cache = self._gram_masks, self._blooms
         out = cache.get(name)
         if out is None:
             padded = "_" + name.replace(" ", "_") + "_"
@@ -307,26 +310,36 @@ def encode_identities(table: pd.DataFrame, key: LinkageKey) -> pd.DataFrame:
     OUTPUT_COLUMNS with OUTPUT_DTYPES and the input's index, so the caller attaches record_id
     and the non-identifying attributes; no plaintext identifier is carried.
     """
-    tok = _Tokens(key.secret)
-    n = len(table)
+    return IdentityEncoder(key)(table)
 
-    def column(name: str) -> _Distinct:
-        if name not in table.columns:
-            return _Distinct.of(pa.nulls(n, pa.string()))
-        return _Distinct.of(_arrow_strings(table[name]))
 
-    out: dict[str, pa.Array] = {}
-    out["nhs_token"] = column("nhs_number").map(tok("nhs"))
-    out["ni_token"] = column("ni_number").map(tok("ni"))
-    sex = _arrow_strings(table["sex"]) if "sex" in table.columns else pa.nulls(n, pa.string())
-    for part in ("given", "family"):
-        out.update(_encode_name(part, column(f"{part}_name"), sex, tok))
-    out.update(_encode_dob(table.get("date_of_birth"), n, tok))
-    out.update(_encode_postcode(column("postcode"), tok))
-    return pd.DataFrame(
-        {name: _series(out[name], table.index, OUTPUT_DTYPES[name]) for name in OUTPUT_COLUMNS},
-        index=table.index,
-    )
+class IdentityEncoder:
+    """`encode_identities` batch after batch under one key, each distinct value hashed once
+    across all the batches (a person recurs month after month)."""
+
+    def __init__(self, key: LinkageKey) -> None:
+        self._tok = _Tokens(key.secret)
+
+    def __call__(self, table: pd.DataFrame) -> pd.DataFrame:
+        tok, n = self._tok, len(table)
+
+        def column(name: str) -> _Distinct:
+            if name not in table.columns:
+                return _Distinct.of(pa.nulls(n, pa.string()))
+            return _Distinct.of(_arrow_strings(table[name]))
+
+        out: dict[str, pa.Array] = {}
+        out["nhs_token"] = column("nhs_number").map(tok("nhs"))
+        out["ni_token"] = column("ni_number").map(tok("ni"))
+        sex = _arrow_strings(table["sex"]) if "sex" in table.columns else pa.nulls(n, pa.string())
+        for part in ("given", "family"):
+            out.update(_encode_name(part, column(f"{part}_name"), sex, tok))
+        out.update(_encode_dob(table.get("date_of_birth"), n, tok))
+        out.update(_encode_postcode(column("postcode"), tok))
+        return pd.DataFrame(
+            {name: _series(out[name], table.index, OUTPUT_DTYPES[name]) for name in OUTPUT_COLUMNS},
+            index=table.index,
+        )
 
 
 @dataclass(frozen=True)
@@ -355,13 +368,11 @@ class _Distinct:
 
 def _encode_name(part: str, names: _Distinct, sex: pa.Array, tok: _Tokens) -> dict[str, pa.Array]:
     name_tok, phon_tok, part_tok = tok("name"), tok("name_phonetic"), tok("name_part")
-    gram_masks: dict[str, int] = {}
-    blooms: dict[str, bytes] = {}
     phonetic = [_phonetic(u) for u in names.values]
     out = {
         f"{part}_token": names.map(lambda u: name_tok(u.replace(" ", ""))),
         f"{part}_phonetic_token": names.rows([p and phon_tok(p) for p in phonetic]),
-        f"{part}_bloom": names.map(lambda u: tok.bloom(u, gram_masks, blooms), BLOOM_TYPE),
+        f"{part}_bloom": names.map(tok.bloom, BLOOM_TYPE),
     }
     if part == "family":
         out["family_part_tokens"] = names.map(

@@ -5,11 +5,13 @@ A crash mid-write leaves the previous file readable and a re-run completes the j
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import TracebackType
 from typing import BinaryIO
 
 import pyarrow as pa
@@ -19,71 +21,186 @@ Writer = Callable[[BinaryIO], object]
 IO_THREADS = 4
 
 
+class StagedFiles:
+    """Files written under temporary names beside their destinations, then put in place together.
+
+    Leaving the `with` block normally syncs every staged file (side by side: most of a small
+    write is waiting on fsync), renames each over its destination, deletes the files marked for
+    removal and syncs each folder once. Leaving it by an exception deletes the staged files, so
+    every destination keeps what it held before.
+    """
+
+    def __init__(self) -> None:
+        self._staged: dict[Path, Path] = {}
+        self._removed: set[Path] = set()
+        self._writers: list[StagedParquet] = []
+        self._writes: list[Future] = []
+        self._pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="placelink-io")
+
+    def __enter__(self) -> StagedFiles:
+        return self
+
+    def path(self, dest: Path) -> Path:
+        """A new empty temporary file to write for `dest` (one staged before for it is dropped)."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._discard(dest)
+        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        os.close(fd)
+        self._staged[dest] = Path(name)
+        return Path(name)
+
+    def file(self, dest: Path, write: Writer) -> None:
+        """Stage `dest` as what `write(handle)` writes, in the background."""
+        self._writes.append(self._pool.submit(_write, self.path(dest), write))
+
+    def parquet(self, dest: Path, no_statistics: Iterable[str] = ()) -> StagedParquet:
+        """A Parquet file for `dest`, written table by table in the background.
+
+        `no_statistics` names columns whose min/max would say nothing (keyed tokens, Bloom
+        filters) and cost a third of the write.
+        """
+        writer = StagedParquet(self.path(dest), self._pool, frozenset(no_statistics))
+        self._writers.append(writer)
+        return writer
+
+    def remove(self, dest: Path) -> None:
+        """Delete `dest` on commit, if it exists (a file the new output supersedes)."""
+        self._discard(Path(dest))
+        self._removed.add(Path(dest))
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                try:
+                    self._commit()
+                except BaseException:
+                    self._abort()
+                    raise
+            else:
+                self._abort()
+        finally:
+            self._pool.shutdown()
+
+    def _abort(self) -> None:
+        for writer in self._writers:
+            writer.abandon()
+        for write in self._writes:
+            with contextlib.suppress(Exception):
+                write.result()
+        for dest in list(self._staged):
+            self._discard(dest)
+
+    def _commit(self) -> None:
+        for writer in self._writers:
+            writer.wait()
+        for write in self._writes:
+            write.result()
+        list(self._pool.map(_fsync_file, self._staged.values()))
+        for dest, tmp in self._staged.items():
+            os.replace(tmp, dest)
+        for dest in self._removed:
+            dest.unlink(missing_ok=True)
+        for folder in {dest.parent for dest in [*self._staged, *self._removed]}:
+            _fsync_dir(folder)
+
+    def _discard(self, dest: Path) -> None:
+        tmp = self._staged.pop(dest, None)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        self._removed.discard(dest)
+
+
+class StagedParquet:
+    """A staged Parquet file appended to in order on a pool thread, so encoding and compression
+    overlap the caller's next piece of work. The first table's schema is the file's."""
+
+    def __init__(
+        self, path: Path, pool: ThreadPoolExecutor, no_statistics: frozenset[str] = frozenset()
+    ) -> None:
+        self._path = path
+        self._pool = pool
+        self._no_statistics = no_statistics
+        self._writer: pq.ParquetWriter | None = None
+        self._last: Future | None = None
+
+    def write(self, table: pa.Table) -> None:
+        self._last = self._pool.submit(self._after, self._last, self._append, table)
+
+    def close(self, metadata: dict[str, str] | None = None) -> None:
+        """Finish the file, with `metadata` in its key-value metadata."""
+        self._last = self._pool.submit(self._after, self._last, self._close, metadata)
+
+    def wait(self) -> None:
+        if self._last is not None:
+            self._last.result()
+
+    def abandon(self) -> None:
+        with contextlib.suppress(Exception):  # the error that matters is already on its way up
+            self.wait()
+        if self._writer is not None:
+            self._writer.close()
+
+    @staticmethod
+    def _after(previous: Future | None, step: Callable, argument: object) -> None:
+        # Tasks go to the pool in order, so an earlier one is running or done: no deadlock.
+        if previous is not None:
+            previous.result()
+        step(argument)
+
+    def _append(self, table: pa.Table) -> None:
+        if self._writer is None:
+            statistics = [n for n in table.column_names if n not in self._no_statistics]
+            self._writer = pq.ParquetWriter(
+                self._path, table.schema, compression="zstd", write_statistics=statistics
+            )
+        self._writer.write_table(table.cast(self._writer.schema))
+
+    def _close(self, metadata: dict[str, str] | None) -> None:
+        if metadata:
+            self._writer.add_key_value_metadata(metadata)
+        self._writer.close()
+        self._writer = None
+
+
 def atomic_write(dest: Path, write: Writer) -> Path:
     """Call `write` on a temporary file beside `dest`, sync it, then rename it over `dest`."""
     return atomic_write_many([(Path(dest), write)])[0]
 
 
 def atomic_write_many(jobs: Iterable[tuple[Path, Writer]]) -> list[Path]:
-    """Write several files atomically, side by side, and make their renames durable together.
-
-    Most of a small write is waiting on fsync, so the files are written in a thread pool, and
-    each folder is synced once after every rename in it rather than once per file.
-    """
+    """Write several files side by side and put them in place together."""
     jobs = [(Path(dest), write) for dest, write in jobs]
-    for folder in {dest.parent for dest, _ in jobs}:
-        folder.mkdir(parents=True, exist_ok=True)
-    if len(jobs) == 1:
-        paths = [_write_and_rename(*jobs[0])]
-    else:
-        with ThreadPoolExecutor(max_workers=IO_THREADS) as pool:
-            paths = list(pool.map(lambda job: _write_and_rename(*job), jobs))
-    for folder in {dest.parent for dest in paths}:
-        _fsync_dir(folder)
-    return paths
+    with StagedFiles() as staged:
+        for dest, write in jobs:
+            staged.file(dest, write)
+    return [dest for dest, _ in jobs]
 
 
-def write_parquet_atomic(table: pa.Table, path: Path, statistics: bool | list[str] = True) -> Path:
-    return atomic_write(path, parquet_writer(table, statistics))
-
-
-def parquet_writer(table: pa.Table, statistics: bool | list[str] = True) -> Writer:
-    """Zstd Parquet; `statistics` may name the columns worth min/max (not keyed tokens)."""
-    return lambda handle: pq.write_table(
-        table, handle, compression="zstd", write_statistics=statistics
-    )
+def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
+    return atomic_write(path, lambda handle: pq.write_table(table, handle, compression="zstd"))
 
 
 def write_text_atomic(text: str, path: Path) -> Path:
     return atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
-def remove_durably(paths: Iterable[Path]) -> None:
-    """Delete files that a new write supersedes (absent ones too), syncing each folder once."""
-    folders = set()
-    for path in paths:
-        try:
-            Path(path).unlink()
-        except FileNotFoundError:
-            continue
-        folders.add(Path(path).parent)
-    for folder in folders:
-        _fsync_dir(folder)
+def _write(path: Path, write: Writer) -> None:
+    with open(path, "wb") as handle:
+        write(handle)
 
 
-def _write_and_rename(dest: Path, write: Writer) -> Path:
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return dest
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(folder: Path) -> None:

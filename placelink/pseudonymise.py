@@ -7,7 +7,7 @@ event's date. Event fields pass through.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +15,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from placelink.encode import LinkageKey, encode_identities
-from placelink.files import IO_THREADS, write_parquet_atomic
+from placelink.encode import OUTPUT_COLUMNS, IdentityEncoder, LinkageKey
+from placelink.files import StagedFiles
+from placelink.pull import CHUNK_ROWS
 from placelink.settings import Settings
 from placelink.sources import IDENTITY_FIELDS, SourceSpec
 
@@ -54,31 +56,61 @@ def pseudonymise_source(
 ) -> PseudonymiseResult:
     """Encode every standardised month of a source into linkage/encoded/<source>.parquet.
 
-    The rows stay in Arrow from file to file; only the identity columns pass through the
-    encoder, and event fields are carried over as they are.
+    The rows stay in Arrow from file to file and go through a chunk of up to CHUNK_ROWS at a
+    time, so memory stays bounded however long the history; one encoder serves every chunk,
+    so a person's identifiers are hashed once however many months they appear in. Only the
+    identity columns pass through the encoder; event fields are carried over as they are.
     """
     files = sorted((settings.standardised / spec.name).glob("*.parquet"))
-    with ThreadPoolExecutor(max_workers=IO_THREADS) as pool:  # reading is I/O and decompression
-        tables = list(pool.map(pq.read_table, files))
-    table = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    path = encoded_path(settings, spec.name)
+    # Months pulled at different times may differ a little (a column added): read them as one.
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
+    months = ds.dataset(files, schema=schema.remove_metadata(), format="parquet")
+    encoder = IdentityEncoder(key)
+    records, columns = 0, ()
+    with StagedFiles() as staged:
+        out = staged.parquet(path, no_statistics=OUTPUT_COLUMNS)
+        for chunk in _chunks(months.to_batches(batch_size=CHUNK_ROWS)):
+            encoded = _encode_chunk(spec, chunk, encoder, lookup)
+            out.write(encoded)
+            records, columns = records + encoded.num_rows, tuple(encoded.column_names)
+        out.close()
+    return PseudonymiseResult(
+        spec.name, records, len(files), encoded_path(settings, spec.name), columns
+    )
+
+
+def _chunks(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
+    chunk: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        chunk.append(batch)
+        rows += batch.num_rows
+        if rows >= CHUNK_ROWS:
+            yield pa.Table.from_batches(chunk).combine_chunks()
+            chunk, rows = [], 0
+    if chunk:
+        yield pa.Table.from_batches(chunk).combine_chunks()
+
+
+def _encode_chunk(
+    spec: SourceSpec, table: pa.Table, encoder: IdentityEncoder, lookup: pa.Table
+) -> pa.Table:
     identity = table.select(list(IDENTITY_FIELDS)).to_pandas(types_mapper=pd.ArrowDtype)
-    encoded = pa.Table.from_pandas(encode_identities(identity, key), preserve_index=False)
+    encoded = pa.Table.from_pandas(encoder(identity), preserve_index=False)
     geography = postcode_geography(table.column("postcode"), lookup)
     events = table.drop_columns(list(IDENTITY_FIELDS))
-    columns = {
-        "source": pa.array([spec.name] * table.num_rows, pa.string()),
-        "record_id": table.column("record_id"),
-        **dict(zip(encoded.column_names, encoded.columns, strict=True)),
-        **dict(zip(geography.column_names, geography.columns, strict=True)),
-        "age_at_event": age_at(table.column("date_of_birth"), table.column(spec.event_start)),
-        "sex": table.column("sex"),
-        **dict(zip(events.column_names, events.columns, strict=True)),
-    }
-    out = pa.table(columns)
-    # Min/max statistics of tokens and Bloom filters say nothing and cost a third of the write.
-    plain = [c for c in out.column_names if c not in encoded.column_names]
-    path = write_parquet_atomic(out, encoded_path(settings, spec.name), statistics=plain)
-    return PseudonymiseResult(spec.name, out.num_rows, len(files), path, tuple(out.column_names))
+    return pa.table(
+        {
+            "source": pa.array([spec.name] * table.num_rows, pa.string()),
+            "record_id": table.column("record_id"),
+            **dict(zip(encoded.column_names, encoded.columns, strict=True)),
+            **dict(zip(geography.column_names, geography.columns, strict=True)),
+            "age_at_event": age_at(table.column("date_of_birth"), table.column(spec.event_start)),
+            "sex": table.column("sex"),
+            **dict(zip(events.column_names, events.columns, strict=True)),
+        }
+    )
 
 
 def postcode_geography(postcode: pa.ChunkedArray | pa.Array, lookup: pa.Table) -> pa.Table:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -25,13 +26,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from placelink import standardise as st
-from placelink.connectors import read_batches, source_location
-from placelink.files import IO_THREADS, atomic_write_many, parquet_writer, remove_durably
+from placelink.connectors import read_months, source_location
+from placelink.files import StagedFiles, StagedParquet
 from placelink.settings import Settings
 from placelink.sources import SourceSpec
 
 RECONCILIATION_KEY = "placelink.reconciliation"
 ALWAYS_QUARANTINED = frozenset({st.BAD_DATE, st.BAD_DOB, st.MISSING_ID, st.DUPLICATE_ID})
+CHUNK_ROWS: Final = 100_000
+"""Rows standardised together: enough that a step's fixed cost per call is small beside the
+work, few enough that memory stays bounded (a few hundred MB at most) however large the file."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,8 @@ def add_up(results: list[PullResult]) -> PullTotals:
 
 
 def read_reconciliation(path: Path) -> PullResult:
-    """The PullResult stored in a standardised file's schema metadata."""
-    metadata = pq.read_schema(path).metadata or {}
+    """The PullResult stored in a standardised file's key-value metadata."""
+    metadata = pq.ParquetFile(path).metadata.metadata or {}
     return PullResult(**json.loads(metadata[RECONCILIATION_KEY.encode()]))
 
 
@@ -106,107 +110,221 @@ def pull_month(
 def pull_months(
     spec: SourceSpec, months: list[str], settings: Settings, today: date | None = None
 ) -> list[PullResult]:
-    """Pull several months of `spec` at once, with one result and one pair of files per month.
+    """Pull several months of `spec`, with one result and one pair of files per month.
 
-    Standardising every month in one pass, rather than month by month, spares a backfill the
-    fixed cost of each step per file; checks that belong to a month (duplicate record ids)
-    still look within the month. Raise SourceError when any month cannot be read at all.
+    Rows stream from the connector in batches and are standardised up to CHUNK_ROWS at a time,
+    across month boundaries: a backfill pays the fixed cost of each step per chunk rather than
+    per file, and memory stays bounded however large a file is. A record id must be unique
+    within its month; a month found to repeat one is pulled again knowing which, so that every
+    row carrying it is quarantined. Every file is staged and put in place only once all months
+    have been read, so a SourceError for any month leaves the earlier pull's files as they were.
     """
-    with ThreadPoolExecutor(max_workers=IO_THREADS) as pool:
-        tables = list(pool.map(lambda m: _read_month(spec, m, settings.home), months))
-    sizes = [t.num_rows for t in tables]
-    table = pa.concat_tables(tables, promote_options="permissive")
-    # Strings stay Arrow-backed: the standardisers work in Arrow, so no Python str objects are
-    # made but for distinct identity values.
-    raw = table.to_pandas(types_mapper=_arrow_string_types)
-    raw.index = pd.RangeIndex(len(raw))
-    month_of_row = pd.Series(np.repeat(np.array(months, dtype=object), sizes), index=raw.index)
-    clean, checks = standardise_rows(spec, raw, today or date.today(), month_of_row)
+    today = today or date.today()
+    with StagedFiles() as staged:
+        pulled = _stream(spec, months, settings, today, staged, repeated={})
+        repeated = {m.month: m.repeated_ids for m in pulled if len(m.repeated_ids)}
+        if repeated:
+            again = {
+                m.month: m for m in _stream(spec, list(repeated), settings, today, staged, repeated)
+            }
+            pulled = [again.get(m.month, m) for m in pulled]
+    return [m.result for m in pulled]
+
+
+@dataclass
+class _MonthPull:
+    """One month's pull as its rows go by: its two staged files and its counts."""
+
+    spec: SourceSpec
+    month: str
+    settings: Settings
+    staged: StagedFiles
+    raw_columns: list[str]
+    rows_in: int = 0
+    valid: int = 0
+    quarantined: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    warnings: Counter = field(default_factory=Counter)
+    ids: list[pa.Array] = field(default_factory=list)
+    repeated_ids: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    result: PullResult | None = None
+    _valid_file: StagedParquet | None = None
+    _quarantine_file: StagedParquet | None = None
+
+    def add(self, valid: pa.Table, quarantined: pa.Table, warnings: dict[str, int]) -> None:
+        if self._valid_file is None:
+            dest = standardised_path(self.settings, self.spec.name, self.month)
+            self._valid_file = self.staged.parquet(dest)
+        self._valid_file.write(valid)
+        self.valid += valid.num_rows
+        if quarantined.num_rows:
+            if self._quarantine_file is None:
+                dest = quarantine_path(self.settings, self.spec.name, self.month)
+                self._quarantine_file = self.staged.parquet(dest)
+            self._quarantine_file.write(
+                quarantined.select([*self.raw_columns, "row_number", "reasons"])
+            )
+            self.quarantined += quarantined.num_rows
+            self.reasons.update(
+                code
+                for text in quarantined.column("reasons").to_pylist()
+                for code in text.split(";")
+            )
+        self.warnings.update(warnings)
+
+    def finish(self) -> None:
+        """Close the month's files, the valid one stamped with the reconciliation."""
+        if self.ids:
+            counts = pc.value_counts(pa.concat_arrays(self.ids))
+            if len(counts):
+                twice = pc.greater(counts.field("counts"), 1)
+                self.repeated_ids = counts.field("values").filter(twice)
+        self.result = PullResult(
+            source=self.spec.name,
+            month=self.month,
+            location=source_location(self.spec, self.month, self.settings.home),
+            rows_in=self.rows_in,
+            valid=self.valid,
+            quarantined=self.quarantined,
+            reasons=dict(sorted(self.reasons.items())),
+            warnings=dict(sorted((c, n) for c, n in self.warnings.items() if n)),
+        )
+        self._valid_file.close({RECONCILIATION_KEY: json.dumps(asdict(self.result))})
+        if self._quarantine_file is None:
+            self.staged.remove(quarantine_path(self.settings, self.spec.name, self.month))
+        else:
+            self._quarantine_file.close()
+
+
+def _stream(
+    spec: SourceSpec,
+    months: list[str],
+    settings: Settings,
+    today: date,
+    staged: StagedFiles,
+    repeated: dict[str, pa.Array],
+) -> list[_MonthPull]:
+    """Pull `months` chunk by chunk; `repeated` holds each month's record ids known to repeat."""
+    pulled: list[_MonthPull] = []
+    for chunk in _chunks(read_months(spec, months, settings.home)):
+        for i, batch in chunk:
+            if i == len(pulled):
+                pulled.append(_MonthPull(spec, months[i], settings, staged, batch.schema.names))
+        _pull_chunk(spec, chunk, pulled, today, repeated)
+        for month in pulled[: chunk[-1][0]]:  # a chunk's last month may go on in the next
+            if month.result is None:
+                month.finish()
+    for month in pulled:
+        if month.result is None:
+            month.finish()
+    return pulled
+
+
+def _chunks(
+    batches: Iterable[tuple[int, pa.RecordBatch]],
+) -> Iterator[list[tuple[int, pa.RecordBatch]]]:
+    chunk: list[tuple[int, pa.RecordBatch]] = []
+    rows = 0
+    for month, batch in batches:
+        if batch.num_rows:
+            chunk.append((month, batch))
+            rows += batch.num_rows
+        if rows >= CHUNK_ROWS:
+            yield chunk
+            chunk, rows = [], 0
+    if chunk:
+        yield chunk
+
+
+def _pull_chunk(
+    spec: SourceSpec,
+    chunk: list[tuple[int, pa.RecordBatch]],
+    pulled: list[_MonthPull],
+    today: date,
+    repeated: dict[str, pa.Array],
+) -> None:
+    """Standardise and validate a chunk of rows from one or more months; file each month's."""
+    table = _join_lists(
+        pa.concat_tables(
+            [pa.Table.from_batches([b]) for _, b in chunk], promote_options="permissive"
+        )
+    )
+    month_of_row = np.repeat([i for i, _ in chunk], [b.num_rows for _, b in chunk])
+    row_number = np.empty(len(month_of_row), dtype=np.int64)  # within its month's file, from 1
+    at = 0
+    for i, batch in chunk:
+        first = pulled[i].rows_in + 1
+        row_number[at : at + batch.num_rows] = np.arange(first, first + batch.num_rows)
+        pulled[i].rows_in += batch.num_rows
+        at += batch.num_rows
+    in_chunk = [int(i) for i in np.unique(month_of_row)]
+
+    # Every column stays Arrow-backed: no Python objects but for distinct identity values, and
+    # the same Arrow types come back out chunk after chunk.
+    raw = table.to_pandas(types_mapper=pd.ArrowDtype)
+    ids = st.record_ids(raw[spec.identity["record_id"]])
+    repeats = np.zeros(len(raw), dtype=bool)
+    for i in in_chunk:
+        in_month = month_of_row == i
+        pulled[i].ids.append(ids.filter(pa.array(in_month)).drop_null())
+        if pulled[i].month in repeated:
+            known = pc.is_in(ids, value_set=repeated[pulled[i].month])
+            repeats |= in_month & pc.fill_null(known, False).to_numpy(zero_copy_only=False)
+    clean, checks = standardise_rows(spec, raw, today, pd.Series(repeats, index=raw.index))
+
     quarantine_codes = ALWAYS_QUARANTINED | spec.quarantine_on
-    rejected = pd.Series(False, index=raw.index)
-    for code, mask in checks.items():
-        if code in quarantine_codes:
-            rejected |= mask
-    # Convert to Arrow once and slice per month: a backfill pays no per-month conversion.
-    codes = {c: m for c, m in checks.items() if c in quarantine_codes}
-    row_in_month = raw.index.to_numpy() - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes)
-    valid_rows = clean.loc[~rejected].assign(extract_month=month_of_row[~rejected])
-    valid = _storage_types(pa.Table.from_pandas(valid_rows, preserve_index=False))
+    codes = {c: m.to_numpy(dtype=bool) for c, m in checks.items() if c in quarantine_codes}
+    rejected = np.logical_or.reduce([np.zeros(len(raw), dtype=bool), *codes.values()])
+    months = np.array([m.month for m in pulled], dtype=object)
+    valid = _storage_types(
+        pa.Table.from_pandas(
+            clean.loc[~rejected].assign(extract_month=months[month_of_row[~rejected]]),
+            preserve_index=False,
+        )
+    )
     quarantined = pa.Table.from_pandas(
         raw.loc[rejected]
         .astype("string")
         .assign(
-            row_number=(row_in_month[rejected.to_numpy()] + 1).astype("int64"),
+            row_number=row_number[rejected],
             reasons=pd.array(_reason_strings(codes, rejected), dtype="string"),
         ),
         preserve_index=False,
     )
-    month_codes = pd.Categorical(month_of_row, categories=months).codes
-    valid_sizes = np.bincount(month_codes[~rejected.to_numpy()], minlength=len(months))
-    rejected_sizes = np.bincount(month_codes[rejected.to_numpy()], minlength=len(months))
-    results, writes, stale = [], [], []
-    for i, month in enumerate(months):
-        in_month = month_codes == i
-        month_valid = valid.slice(int(valid_sizes[:i].sum()), int(valid_sizes[i]))
-        month_quarantined = quarantined.slice(int(rejected_sizes[:i].sum()), int(rejected_sizes[i]))
-        reasons = Counter(
-            code
-            for text in month_quarantined.column("reasons").to_pylist()
-            for code in text.split(";")
+    # Rows come in month order, so each month's rows are one slice of each table.
+    valid_at = quarantined_at = 0
+    for i in in_chunk:
+        in_month = month_of_row == i
+        n_valid, n_rejected = int((in_month & ~rejected).sum()), int((in_month & rejected).sum())
+        warnings = {
+            code: int(mask.to_numpy(dtype=bool)[in_month].sum())
+            for code, mask in checks.items()
+            if code not in quarantine_codes
+        }
+        pulled[i].add(
+            valid.slice(valid_at, n_valid), quarantined.slice(quarantined_at, n_rejected), warnings
         )
-        result = PullResult(
-            source=spec.name,
-            month=month,
-            location=source_location(spec, month, settings.home),
-            rows_in=int(sizes[i]),
-            valid=month_valid.num_rows,
-            quarantined=month_quarantined.num_rows,
-            reasons=dict(sorted(reasons.items())),
-            warnings={
-                code: int(mask.to_numpy()[in_month].sum())
-                for code, mask in sorted(checks.items())
-                if code not in quarantine_codes and mask.to_numpy()[in_month].any()
-            },
-        )
-        results.append(result)
-        if month_quarantined.num_rows:
-            writes.append(
-                (quarantine_path(settings, spec.name, month), parquet_writer(month_quarantined))
-            )
-        else:
-            stale.append(quarantine_path(settings, spec.name, month))
-        stamped = month_valid.replace_schema_metadata(
-            {**(valid.schema.metadata or {}), RECONCILIATION_KEY: json.dumps(asdict(result))}
-        )
-        writes.append((standardised_path(settings, spec.name, month), parquet_writer(stamped)))
-    atomic_write_many(writes)
-    remove_durably(stale)
-    return results
-
-
-def _read_month(spec: SourceSpec, month: str, home: Path) -> pa.Table:
-    batches = [pa.Table.from_batches([b]) for b in read_batches(spec, month, home)]
-    return _join_lists(pa.concat_tables(batches, promote_options="permissive"))
+        valid_at += n_valid
+        quarantined_at += n_rejected
 
 
 def standardise_rows(
-    spec: SourceSpec, raw: pd.DataFrame, today: date, partition: pd.Series | None = None
+    spec: SourceSpec, raw: pd.DataFrame, today: date, repeated: pd.Series | None = None
 ) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """Standardise identity and event fields; return the rows and each check's mask.
 
-    `partition` labels each row's month, within which a record id must be unique.
+    `repeated` marks the rows whose record id is known to occur more than once in its month.
     """
     ident = spec.identity
     checks: dict[str, pd.Series] = {}
     out: dict[str, pd.Series] = {}
     none = pd.Series(pd.NA, index=raw.index, dtype="string")
 
-    record_id = raw[ident["record_id"]].astype(st.STRING).str.strip()
-    record_id = record_id.mask(record_id == "")
+    record_id = st._series(st.record_ids(raw[ident["record_id"]]), raw.index)
     out["record_id"] = record_id
     checks[st.MISSING_ID] = record_id.isna()
-    keys = [record_id] if partition is None else [record_id, partition]
-    checks[st.DUPLICATE_ID] = record_id.notna() & pd.concat(keys, axis=1).duplicated(keep=False)
+    repeated = pd.Series(False, index=raw.index) if repeated is None else repeated
+    checks[st.DUPLICATE_ID] = repeated & record_id.notna()
 
     for name, fn in (
         ("nhs_number", st.standardise_nhs_number),
@@ -252,12 +370,12 @@ def _code_for(field_name: str) -> str:
     ]
 
 
-def _reason_strings(checks: dict[str, pd.Series], rejected: pd.Series) -> list[str]:
+def _reason_strings(checks: dict[str, np.ndarray], rejected: np.ndarray) -> list[str]:
     """Per rejected row, its codes `;`-joined in the order of `checks`."""
-    rows = np.flatnonzero(rejected.to_numpy(dtype=bool))
+    rows = np.flatnonzero(rejected)
     codes: list[list[str]] = [[] for _ in rows]
     for code, mask in checks.items():
-        for i in np.flatnonzero(mask.to_numpy(dtype=bool)[rows]):
+        for i in np.flatnonzero(mask[rows]):
             codes[i].append(code)
     return [";".join(c) for c in codes]
 
@@ -279,7 +397,3 @@ def _storage_types(table: pa.Table) -> pa.Table:
         elif pa.types.is_large_string(field_.type):
             table = table.set_column(i, field_.name, pc.cast(table.column(i), pa.string()))
     return table
-
-
-def _arrow_string_types(arrow_type: pa.DataType):
-    return pd.StringDtype("pyarrow") if pa.types.is_string(arrow_type) else None

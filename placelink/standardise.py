@@ -84,6 +84,12 @@ def _name(raw: str) -> str | None:
     return " ".join(words) or None
 
 
+def record_ids(values: pd.Series) -> pa.Array:
+    """Record ids as text without surrounding space; an empty id is a missing one (null)."""
+    ids = pc.utf8_trim_whitespace(_arrow_strings(values))
+    return pc.if_else(pc.equal(ids, ""), pa.scalar(None, pa.string()), ids)
+
+
 def standardise_name(values: pd.Series) -> pd.Series:
     """Upper-case ASCII name, parts separated by one space; empty becomes null.
 
