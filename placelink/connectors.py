@@ -24,7 +24,7 @@ from placelink.errors import SourceError
 from placelink.sources import SourceSpec
 
 BATCH_ROWS = 65_536
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 1 << 20
 READ_AHEAD = 4  # batches read ahead of the consumer: bounded, so memory is too
 
 
@@ -73,10 +73,12 @@ def read_months(
     SourceError for any month is raised here, in the consumer.
     """
     labelled = ((i, b) for i, month in enumerate(months) for b in read_batches(spec, month, home))
-    return _read_ahead(labelled, READ_AHEAD)
+    return read_ahead(labelled, READ_AHEAD)
 
 
-def _read_ahead(items: Iterator, depth: int) -> Iterator:
+def read_ahead(items: Iterator, depth: int) -> Iterator:
+    """`items`, produced on a thread at most `depth` ahead of the consumer; an exception raised
+    by `items` is raised in the consumer, and closing this generator stops the thread."""
     queue: Queue = Queue(maxsize=depth)
     stop = threading.Event()
     done = object()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 
 Writer = Callable[[BinaryIO], object]
 IO_THREADS = 4
+PENDING_WRITES = 2  # writes queued or running at most: each holds its table, so memory is bounded
 
 
 class StagedFiles:
@@ -36,6 +38,7 @@ class StagedFiles:
         self._writers: list[StagedParquet] = []
         self._writes: list[Future] = []
         self._pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="placelink-io")
+        self._slots = threading.BoundedSemaphore(PENDING_WRITES)
 
     def __enter__(self) -> StagedFiles:
         return self
@@ -52,7 +55,7 @@ class StagedFiles:
 
     def file(self, dest: Path, write: Writer) -> None:
         """Stage `dest` as what `write(handle)` writes, in the background."""
-        self._writes.append(self._pool.submit(_write, self.path(dest), write))
+        self._writes.append(self._submit(_write, self.path(dest), write))
 
     def parquet(self, dest: Path, no_statistics: Iterable[str] = ()) -> StagedParquet:
         """A Parquet file for `dest`, written table by table in the background.
@@ -60,9 +63,16 @@ class StagedFiles:
         `no_statistics` names columns whose min/max would say nothing (keyed tokens, Bloom
         filters) and cost a third of the write.
         """
-        writer = StagedParquet(self.path(dest), self._pool, frozenset(no_statistics))
+        writer = StagedParquet(self.path(dest), self._submit, frozenset(no_statistics))
         self._writers.append(writer)
         return writer
+
+    def _submit(self, fn: Callable, *args: object) -> Future:
+        """Run `fn` on the pool, first waiting while PENDING_WRITES are queued or running."""
+        self._slots.acquire()
+        future = self._pool.submit(fn, *args)
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
 
     def remove(self, dest: Path) -> None:
         """Delete `dest` on commit, if it exists (a file the new output supersedes)."""
@@ -117,24 +127,27 @@ class StagedFiles:
 
 
 class StagedParquet:
-    """A staged Parquet file appended to in order on a pool thread, so encoding and compression
+    """A staged Parquet file appended to in order on the pool, so encoding and compression
     overlap the caller's next piece of work. The first table's schema is the file's."""
 
     def __init__(
-        self, path: Path, pool: ThreadPoolExecutor, no_statistics: frozenset[str] = frozenset()
+        self,
+        path: Path,
+        submit: Callable[..., Future],
+        no_statistics: frozenset[str] = frozenset(),
     ) -> None:
         self._path = path
-        self._pool = pool
+        self._submit = submit
         self._no_statistics = no_statistics
         self._writer: pq.ParquetWriter | None = None
         self._last: Future | None = None
 
     def write(self, table: pa.Table) -> None:
-        self._last = self._pool.submit(self._after, self._last, self._append, table)
+        self._last = self._submit(self._after, self._last, self._append, table)
 
     def close(self, metadata: dict[str, str] | None = None) -> None:
         """Finish the file, with `metadata` in its key-value metadata."""
-        self._last = self._pool.submit(self._after, self._last, self._close, metadata)
+        self._last = self._submit(self._after, self._last, self._close, metadata)
 
     def wait(self) -> None:
         if self._last is not None:

@@ -15,9 +15,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from placelink.connectors import BATCH_ROWS, READ_AHEAD, read_ahead
 from placelink.encode import OUTPUT_COLUMNS, IdentityEncoder, LinkageKey
 from placelink.files import StagedFiles
 from placelink.pull import CHUNK_ROWS
@@ -65,19 +65,32 @@ def pseudonymise_source(
     path = encoded_path(settings, spec.name)
     # Months pulled at different times may differ a little (a column added): read them as one.
     schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
-    months = ds.dataset(files, schema=schema.remove_metadata(), format="parquet")
+    batches = (
+        _conform(batch, schema.remove_metadata())
+        for f in files
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=BATCH_ROWS)
+    )
     encoder = IdentityEncoder(key)
     records, columns = 0, ()
     with StagedFiles() as staged:
         out = staged.parquet(path, no_statistics=OUTPUT_COLUMNS)
-        for chunk in _chunks(months.to_batches(batch_size=CHUNK_ROWS)):
+        for chunk in _chunks(read_ahead(batches, READ_AHEAD)):
             encoded = _encode_chunk(spec, chunk, encoder, lookup)
             out.write(encoded)
             records, columns = records + encoded.num_rows, tuple(encoded.column_names)
         out.close()
-    return PseudonymiseResult(
-        spec.name, records, len(files), encoded_path(settings, spec.name), columns
-    )
+    return PseudonymiseResult(spec.name, records, len(files), path, columns)
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """The batch with the columns and types of `schema` (a column it lacks is null)."""
+    columns = [
+        batch.column(f.name).cast(f.type)
+        if f.name in batch.schema.names
+        else pa.nulls(batch.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def _chunks(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:

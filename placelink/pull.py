@@ -116,13 +116,20 @@ def pull_months(
     across month boundaries: a backfill pays the fixed cost of each step per chunk rather than
     per file, and memory stays bounded however large a file is. A record id must be unique
     within its month; a month found to repeat one is pulled again knowing which, so that every
-    row carrying it is quarantined. Every file is staged and put in place only once all months
-    have been read, so a SourceError for any month leaves the earlier pull's files as they were.
+    row carrying it is quarantined (repeats are sought among 64-bit hashes of the ids, 8 bytes
+    a row, then confirmed on the ids themselves). Every file is staged and put in place only
+    once all months have been read, so a SourceError for any month leaves the earlier pull's
+    files as they were.
     """
     today = today or date.today()
     with StagedFiles() as staged:
         pulled = _stream(spec, months, settings, today, staged, repeated={})
-        repeated = {m.month: m.repeated_ids for m in pulled if len(m.repeated_ids)}
+        suspects = {m.month: m.repeated_hashes for m in pulled if len(m.repeated_hashes)}
+        repeated = {
+            month: ids
+            for month, hashes in suspects.items()
+            if len(ids := _repeated_ids(spec, month, settings.home, hashes))
+        }
         if repeated:
             again = {
                 m.month: m for m in _stream(spec, list(repeated), settings, today, staged, repeated)
@@ -145,8 +152,8 @@ class _MonthPull:
     quarantined: int = 0
     reasons: Counter = field(default_factory=Counter)
     warnings: Counter = field(default_factory=Counter)
-    ids: list[pa.Array] = field(default_factory=list)
-    repeated_ids: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    id_hashes: list[np.ndarray] = field(default_factory=list)
+    repeated_hashes: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
     result: PullResult | None = None
     _valid_file: StagedParquet | None = None
     _quarantine_file: StagedParquet | None = None
@@ -174,11 +181,9 @@ class _MonthPull:
 
     def finish(self) -> None:
         """Close the month's files, the valid one stamped with the reconciliation."""
-        if self.ids:
-            counts = pc.value_counts(pa.concat_arrays(self.ids))
-            if len(counts):
-                twice = pc.greater(counts.field("counts"), 1)
-                self.repeated_ids = counts.field("values").filter(twice)
+        hashes = np.sort(np.concatenate([np.empty(0, np.uint64), *self.id_hashes]))
+        self.repeated_hashes = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+        self.id_hashes = []
         self.result = PullResult(
             source=self.spec.name,
             month=self.month,
@@ -266,7 +271,7 @@ def _pull_chunk(
     repeats = np.zeros(len(raw), dtype=bool)
     for i in in_chunk:
         in_month = month_of_row == i
-        pulled[i].ids.append(ids.filter(pa.array(in_month)).drop_null())
+        pulled[i].id_hashes.append(_id_hashes(ids.filter(pa.array(in_month)).drop_null()))
         if pulled[i].month in repeated:
             known = pc.is_in(ids, value_set=repeated[pulled[i].month])
             repeats |= in_month & pc.fill_null(known, False).to_numpy(zero_copy_only=False)
@@ -306,6 +311,24 @@ def _pull_chunk(
         )
         valid_at += n_valid
         quarantined_at += n_rejected
+
+
+def _id_hashes(ids: pa.Array) -> np.ndarray:
+    return pd.util.hash_pandas_object(
+        pd.Series(pd.arrays.ArrowStringArray(ids)), index=False
+    ).to_numpy()
+
+
+def _repeated_ids(spec: SourceSpec, month: str, home: Path, hashes: np.ndarray) -> pa.Array:
+    """The month's record ids that occur more than once, among those with a repeated hash."""
+    suspects = []
+    for _, batch in read_months(spec, [month], home):
+        ids = st.record_ids(pd.Series(batch.column(spec.identity["record_id"]))).drop_null()
+        suspects.append(ids.filter(pa.array(np.isin(_id_hashes(ids), hashes))))
+    counts = pc.value_counts(pa.concat_arrays([pa.array([], pa.string()), *suspects]))
+    if not len(counts):
+        return pa.array([], pa.string())
+    return counts.field("values").filter(pc.greater(counts.field("counts"), 1))
 
 
 def standardise_rows(

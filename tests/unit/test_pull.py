@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from placelink import connectors, pull
 from placelink.connectors import landed_months
 from placelink.errors import ConfigError, SourceError
 from placelink.pull import (
@@ -368,3 +369,40 @@ def test_months_add_up_to_the_source_totals(settings):
         "unknown_sex_code": 1,
     }
     assert totals.reconciles
+
+
+def test_chunks_and_batches_change_nothing_but_memory(settings, monkeypatch):
+    rows = [f"E{i},,Ann,Lee,1970-01-{1 + i:02d},2,PL1 4AB,2024-01-07" for i in range(12)]
+    rows[10] = rows[10].replace("E10,", "E1,")  # E1 again, many batches after the first
+    land(settings, HEADER + "\n".join(rows) + "\n")
+    whole = pull_month(csv_spec(), "2024-01", settings, today=TODAY)
+    files = [
+        pd.read_parquet(path(settings, "apc", "2024-01"))
+        for path in (standardised_path, quarantine_path)
+    ]
+    monkeypatch.setattr(connectors, "BLOCK_BYTES", 160)  # about two rows a batch
+    monkeypatch.setattr(pull, "CHUNK_ROWS", 1)  # every batch its own chunk
+    assert len(list(connectors.read_batches(csv_spec(), "2024-01", settings.home))) >= 4
+    streamed = pull_month(csv_spec(), "2024-01", settings, today=TODAY)
+    assert streamed == whole
+    assert (whole.valid, whole.quarantined, whole.reasons) == (10, 2, {"duplicate_record_id": 2})
+    quarantined = pd.read_parquet(quarantine_path(settings, "apc", "2024-01"))
+    assert quarantined.row_number.tolist() == [2, 11]
+    for frame, path in zip(files, (standardised_path, quarantine_path), strict=True):
+        pd.testing.assert_frame_equal(frame, pd.read_parquet(path(settings, "apc", "2024-01")))
+
+
+def test_a_month_that_cannot_be_read_leaves_every_month_as_it_was(settings):
+    land(settings, HEADER + GOOD[0] + "\n", "2024-01")
+    land(settings, HEADER + GOOD[1] + "\n", "2024-02")
+    pull_months(csv_spec(), ["2024-01", "2024-02"], settings, today=TODAY)
+    before = standardised_path(settings, "apc", "2024-01").read_bytes()
+    land(settings, HEADER + "\n".join(GOOD) + "\n", "2024-01")  # January corrected ...
+    land(settings, b"", "2024-02")  # ... but February arrives empty
+    with pytest.raises(SourceError, match="2024-02.csv: empty file"):
+        pull_months(csv_spec(), ["2024-01", "2024-02"], settings, today=TODAY)
+    assert standardised_path(settings, "apc", "2024-01").read_bytes() == before
+    assert sorted(p.name for p in (settings.standardised / "apc").iterdir()) == [
+        "2024-01.parquet",
+        "2024-02.parquet",
+    ]
