@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Full, Queue
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,7 +27,10 @@ from placelink.sources import SourceSpec
 
 BATCH_ROWS = 65_536
 BLOCK_BYTES = 1 << 20
+T = TypeVar("T")
 READ_AHEAD = 4  # batches read ahead of the consumer: bounded, so memory is too
+READ_THREADS = 4
+SMALL_FILE_BYTES = 4 << 20
 
 
 def source_location(spec: SourceSpec, month: str, home: Path) -> str:
@@ -66,14 +71,57 @@ def read_batches(spec: SourceSpec, month: str, home: Path) -> Iterator[pa.Record
 def read_months(
     spec: SourceSpec, months: list[str], home: Path
 ) -> Iterator[tuple[int, pa.RecordBatch]]:
-    """Every month's batches in turn, each labelled with its month's position in `months`.
+    """Every month's batches in turn, each labelled with its month's position in `months`,
+    read ahead as `read_in_order` does. A SourceError for any month is raised here."""
+    return read_in_order(
+        months, lambda month: read_batches(spec, month, home), lambda m: _is_small(spec, m, home)
+    )
+
+
+def read_in_order(
+    sources: list[T],
+    read: Callable[[T], Iterable[pa.RecordBatch]],
+    is_small: Callable[[T], bool],
+) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Each source's batches in turn, labelled with the source's position in `sources`.
 
     The batches are read on a thread up to READ_AHEAD ahead of the consumer, so that reading
-    and parsing (mostly outside the GIL) overlap whatever the consumer does with them. A
-    SourceError for any month is raised here, in the consumer.
+    and parsing (mostly outside the GIL) overlap whatever the consumer does with them. Small
+    sources (a usual monthly extract) are read whole, READ_THREADS at a time, since opening
+    and parsing a small file is mostly fixed cost; a large one is streamed batch by batch, so
+    memory stays bounded.
     """
-    labelled = ((i, b) for i, month in enumerate(months) for b in read_batches(spec, month, home))
-    return read_ahead(labelled, READ_AHEAD)
+    return read_ahead(_in_order(sources, read, is_small), READ_AHEAD)
+
+
+def _in_order(
+    sources: list[T],
+    read: Callable[[T], Iterable[pa.RecordBatch]],
+    is_small: Callable[[T], bool],
+) -> Iterator[tuple[int, pa.RecordBatch]]:
+    small = [is_small(source) for source in sources]
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+        ahead: dict[int, Future] = {}
+        submitted = 0
+        for i, source in enumerate(sources):
+            while submitted < min(len(sources), i + READ_THREADS):
+                if small[submitted]:
+                    ahead[submitted] = pool.submit(lambda s: list(read(s)), sources[submitted])
+                submitted += 1
+            for batch in ahead.pop(i).result() if small[i] else read(source):
+                yield i, batch
+
+
+def is_small_file(path: Path) -> bool:
+    try:
+        return Path(path).stat().st_size <= SMALL_FILE_BYTES
+    except OSError:
+        return True  # the reader names the problem
+
+
+def _is_small(spec: SourceSpec, month: str, home: Path) -> bool:
+    """A database month's size is unknown until read: it is streamed."""
+    return spec.connector.kind != "sql" and is_small_file(source_location(spec, month, home))
 
 
 def read_ahead(items: Iterator, depth: int) -> Iterator:

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from placelink.connectors import BATCH_ROWS, READ_AHEAD, read_ahead
+from placelink.connectors import BATCH_ROWS, is_small_file, read_in_order
 from placelink.encode import OUTPUT_COLUMNS, IdentityEncoder, LinkageKey
 from placelink.files import StagedFiles
 from placelink.pull import CHUNK_ROWS
@@ -65,16 +65,17 @@ def pseudonymise_source(
     path = encoded_path(settings, spec.name)
     # Months pulled at different times may differ a little (a column added): read them as one.
     schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
-    batches = (
-        _conform(batch, schema.remove_metadata())
-        for f in files
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=BATCH_ROWS)
-    )
+    schema = schema.remove_metadata()
+
+    def read(path: Path) -> Iterator[pa.RecordBatch]:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+            yield _conform(batch, schema)
+
     encoder = IdentityEncoder(key)
     records, columns = 0, ()
     with StagedFiles() as staged:
         out = staged.parquet(path, no_statistics=OUTPUT_COLUMNS)
-        for chunk in _chunks(read_ahead(batches, READ_AHEAD)):
+        for chunk in _chunks(b for _, b in read_in_order(files, read, is_small_file)):
             encoded = _encode_chunk(spec, chunk, encoder, lookup)
             out.write(encoded)
             records, columns = records + encoded.num_rows, tuple(encoded.column_names)
