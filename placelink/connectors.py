@@ -168,11 +168,15 @@ class _Raised:
 
 def _check_columns(spec: SourceSpec, names: list[str], location: str) -> None:
     missing = [c for c in spec.required_columns if c not in names]
-    if missing:
-        hint = ""
-        if spec.connector.kind == "csv" and len(names) == 1:
-            hint = f" (one column only: is the delimiter {spec.connector.delimiter!r} right?)"
-        raise SourceError(location, f"missing required column(s) {', '.join(missing)}{hint}")
+    if not missing:
+        return
+    if spec.connector.kind == "csv" and len(names) == 1:
+        raise SourceError(
+            location,
+            f"one column where {len(spec.required_columns)} are needed: "
+            f"is the delimiter {spec.connector.delimiter!r} right?",
+        )
+    raise SourceError(location, f"missing required column(s) {', '.join(missing)}")
 
 
 def _arrow_problem(exc: Exception) -> str:
