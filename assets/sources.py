@@ -6,7 +6,6 @@ source's GX suite as a blocking check) and pseudonymise/<source> (encodings for 
 
 import warnings
 
-import pandas as pd
 import pyarrow.parquet as pq
 from dagster import (
     AssetCheckResult,
@@ -28,7 +27,7 @@ from pipelines.resources import PlacelinkResource
 from placelink.encode import load_key
 from placelink.expectations import suite_path, validate_partitions, write_result
 from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source
-from placelink.pull import add_up, pull_months, standardised_path
+from placelink.pull import CHUNK_ROWS, add_up, pull_months, standardised_path
 from placelink.sources import SourceSpec
 from placelink.warehouse import ENCODING_SUFFIXES
 
@@ -81,11 +80,9 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
         totals = add_up(results)
         suite = suite_path("sources", spec.name)
         outcomes = validate_partitions(
-            {
-                r.month: pd.read_parquet(standardised_path(settings, spec.name, r.month))
-                for r in results
-            },
+            {r.month: standardised_path(settings, spec.name, r.month) for r in results},
             suite,
+            max_rows=CHUNK_ROWS,
         )
         failures = []
         for month, outcome in outcomes.items():

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from placelink.errors import ConfigError
 
@@ -135,13 +136,34 @@ def read_result(path: Path) -> SuiteResult:
     )
 
 
-def validate_partitions(frames: Mapping[str, pd.DataFrame], path: Path) -> dict[str, SuiteResult]:
-    """Validate partitions together in one pass, and each alone only when that fails.
+def validate_partitions(
+    files: Mapping[str, Path], path: Path, max_rows: int
+) -> dict[str, SuiteResult]:
+    """Validate Parquet partitions a group at a time, and each alone only when its group fails.
 
-    One pass keeps a 36-month backfill fast; re-running per partition on failure names the
-    partitions at fault.
+    Groups of whole partitions up to `max_rows` rows (a partition larger than that alone) keep
+    a 36-month backfill fast and its memory bounded; re-running per partition on failure names
+    the partitions at fault.
     """
-    together = validate_frame(pd.concat(list(frames.values()), ignore_index=True), path)
-    if together.success:
-        return dict.fromkeys(frames, together)
-    return {key: validate_frame(frame, path) for key, frame in frames.items()}
+    results: dict[str, SuiteResult] = {}
+    for group in _groups(files, max_rows):
+        frames = {key: pd.read_parquet(files[key]) for key in group}
+        together = validate_frame(pd.concat(list(frames.values()), ignore_index=True), path)
+        if together.success:
+            results.update(dict.fromkeys(frames, together))
+        else:
+            results.update({key: validate_frame(frame, path) for key, frame in frames.items()})
+    return results
+
+
+def _groups(files: Mapping[str, Path], max_rows: int) -> list[list[str]]:
+    groups: list[list[str]] = [[]]
+    rows = 0
+    for key, file in files.items():
+        n = pq.ParquetFile(file).metadata.num_rows
+        if groups[-1] and rows + n > max_rows:
+            groups.append([])
+            rows = 0
+        groups[-1].append(key)
+        rows += n
+    return [g for g in groups if g]
