@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import pandas as pd
 import pyarrow as pa
@@ -20,11 +21,13 @@ import pyarrow.parquet as pq
 from placelink.connectors import BATCH_ROWS, is_small_file, read_in_order
 from placelink.encode import OUTPUT_COLUMNS, IdentityEncoder, LinkageKey
 from placelink.files import StagedFiles
-from placelink.pull import CHUNK_ROWS
 from placelink.settings import Settings
 from placelink.sources import IDENTITY_FIELDS, SourceSpec
 
 GEOGRAPHY = ("postcode_district", "lsoa", "neighbourhood", "locality", "imd_decile")
+CHUNK_ROWS: Final = 32_768
+"""Rows encoded together. Fewer than the pull's: the memo of hashed values spans chunks, so a
+chunk has little fixed cost, and a smaller one lets its write overlap the next one's encoding."""
 
 
 @dataclass(frozen=True)
