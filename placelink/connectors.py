@@ -313,8 +313,14 @@ def _sql(spec: SourceSpec, month: str, home: Path, location: str) -> Iterator[pa
 
 
 def _sql_column(values: tuple) -> pa.Array:
-    """Database values as strings, so that a driver's types never leak into standardisation."""
-    return pa.array([None if v is None else str(v) for v in values], pa.string())
+    """Database values as strings, so that a driver's types never leak into standardisation.
+
+    A text column (the usual case) converts in one call; others go value by value.
+    """
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def landed_months(specs: list[SourceSpec], home: Path) -> list[str]:

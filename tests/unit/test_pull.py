@@ -1,6 +1,7 @@
 """The pull step: every row accounted for, bad files stopped with one clear message."""
 
 import json
+import sqlite3
 from datetime import date
 
 import pandas as pd
@@ -406,3 +407,28 @@ def test_a_month_that_cannot_be_read_leaves_every_month_as_it_was(settings):
         "2024-01.parquet",
         "2024-02.parquet",
     ]
+
+
+def test_sql_values_of_any_type_arrive_as_text(settings):
+    db = settings.landing / "sc" / "cases.sqlite"
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as con:
+        con.execute("create table events (event_id integer, extract_month text, score real)")
+        con.executemany(
+            "insert into events values (?, ?, ?)",
+            [(7, "2024-01", 1.5), (8, "2024-01", None), (9, "2024-02", 2.0)],
+        )
+    spec = SourceSpec(
+        name="sc",
+        service="social_care",
+        connector=ConnectorSpec(
+            kind="sql", url="sqlite:///{home}/landing/sc/cases.sqlite", table="events"
+        ),
+        identity={"record_id": "event_id"},
+        keep=("score",),
+        event_start="extract_month",
+    )
+    [batch] = list(connectors.read_batches(spec, "2024-01", settings.home))
+    assert batch.schema.types == [pa.string()] * 3
+    assert batch.column("event_id").to_pylist() == ["7", "8"]
+    assert batch.column("score").to_pylist() == ["1.5", None]
