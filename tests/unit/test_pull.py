@@ -3,6 +3,7 @@
 import json
 import sqlite3
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -52,6 +53,25 @@ def csv_spec(delimiter=",", **extra) -> SourceSpec:
         sex_map={"1": "M", "2": "F", "9": "U"},
         **extra,
     )
+
+
+def file_spec(kind: str, identity: dict, keep: tuple[str, ...], **extra) -> SourceSpec:
+    """A source of one `kind` file a month (jsonl or parquet), landing/src/<month>.<kind>."""
+    return SourceSpec(
+        name="src",
+        service="housing",
+        connector=ConnectorSpec(kind=kind, path=f"landing/src/{{month}}.{kind}"),
+        identity=identity,
+        keep=keep,
+        event_start=keep[0],
+        **extra,
+    )
+
+
+def landed_file(settings: Settings, kind: str) -> Path:
+    path = settings.landing / "src" / f"2024-01.{kind}"
+    path.parent.mkdir(parents=True)
+    return path
 
 
 @pytest.fixture
@@ -149,18 +169,10 @@ def test_missing_file_is_named(settings):
 
 
 def test_truncated_parquet_is_named(settings):
-    path = settings.landing / "ben" / "2024-01.parquet"
-    path.parent.mkdir(parents=True)
+    path = landed_file(settings, "parquet")
     pq.write_table(pa.table({"id": ["1"] * 100, "ni": ["AB123456C"] * 100}), path)
     path.write_bytes(path.read_bytes()[:-40])
-    spec = SourceSpec(
-        name="ben",
-        service="benefits",
-        connector=ConnectorSpec(kind="parquet", path="landing/ben/{month}.parquet"),
-        identity={"record_id": "id", "ni_number": "ni"},
-        keep=("id",),
-        event_start="id",
-    )
+    spec = file_spec("parquet", {"record_id": "id", "ni_number": "ni"}, ("id",))
     with pytest.raises(SourceError, match="not a readable Parquet file"):
         pull_month(spec, "2024-01", settings, today=TODAY)
 
@@ -178,19 +190,11 @@ def test_a_truncated_csv_is_named_without_quoting_the_row(settings):
 
 
 def test_a_truncated_jsonl_is_named_without_quoting_it(settings):
-    path = settings.landing / "hou" / "2024-01.jsonl"
-    path.parent.mkdir(parents=True)
+    path = landed_file(settings, "jsonl")
     rows = [{"case_id": f"H{i}", "forename": "Siobhan", "dob": "03-04-1990"} for i in range(3)]
     text = "\n".join(json.dumps(r) for r in rows)
     path.write_text(text[: text.rindex("Siobhan") + 4])
-    spec = SourceSpec(
-        name="hou",
-        service="housing",
-        connector=ConnectorSpec(kind="jsonl", path="landing/hou/{month}.jsonl"),
-        identity={"record_id": "case_id", "given_name": "forename"},
-        keep=("dob",),
-        event_start="dob",
-    )
+    spec = file_spec("jsonl", {"record_id": "case_id", "given_name": "forename"}, ("dob",))
     with pytest.raises(SourceError) as raised:
         pull_month(spec, "2024-01", settings, today=TODAY)
     message = str(raised.value)
@@ -251,8 +255,7 @@ def test_sql_source_reads_one_month_and_names_a_missing_database(settings):
 
 
 def test_jsonl_nested_fields_are_flattened_and_lists_joined(settings):
-    path = settings.landing / "hou" / "2024-01.jsonl"
-    path.parent.mkdir(parents=True)
+    path = landed_file(settings, "jsonl")
     rows = [
         {
             "case_id": "H1",
@@ -262,21 +265,14 @@ def test_jsonl_nested_fields_are_flattened_and_lists_joined(settings):
         {"case_id": "H2", "needs": [], "applicant": {"forename": "Siobhán", "dob": "03-04-1990"}},
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    spec = SourceSpec(
-        name="hou",
-        service="housing",
-        connector=ConnectorSpec(kind="jsonl", path="landing/hou/{month}.jsonl"),
-        identity={
-            "record_id": "case_id",
-            "given_name": "applicant.forename",
-            "date_of_birth": "applicant.dob",
-        },
-        keep=("needs",),
-        event_start="needs",
-        dates={"applicant.dob": "%d-%m-%Y"},
-    )
+    identity = {
+        "record_id": "case_id",
+        "given_name": "applicant.forename",
+        "date_of_birth": "applicant.dob",
+    }
+    spec = file_spec("jsonl", identity, ("needs",), dates={"applicant.dob": "%d-%m-%Y"})
     pull_month(spec, "2024-01", settings, today=TODAY)
-    rows = pd.read_parquet(standardised_path(settings, "hou", "2024-01"))
+    rows = pd.read_parquet(standardised_path(settings, "src", "2024-01"))
     assert rows.given_name.tolist() == ["LUKASZ", "SIOBHAN"]
     assert rows.needs.tolist() == ["a;b", ""]
     assert rows.date_of_birth.tolist() == [date(1980, 2, 1), date(1990, 4, 3)]
@@ -298,21 +294,13 @@ def test_landed_months_needs_every_file_source(settings):
 
 
 def test_jsonl_iso_dates_are_read_as_text_and_parsed_by_the_declared_format(settings):
-    path = settings.landing / "hou" / "2024-01.jsonl"
-    path.parent.mkdir(parents=True)
+    path = landed_file(settings, "jsonl")
     path.write_text(json.dumps({"case_id": "H1", "approach_date": "2024-01-05"}) + "\n")
-    spec = SourceSpec(
-        name="hou",
-        service="housing",
-        connector=ConnectorSpec(kind="jsonl", path="landing/hou/{month}.jsonl"),
-        identity={"record_id": "case_id"},
-        keep=("approach_date",),
-        event_start="approach_date",
-        dates={"approach_date": "%Y-%m-%d"},
-    )
+    dates = {"approach_date": "%Y-%m-%d"}
+    spec = file_spec("jsonl", {"record_id": "case_id"}, ("approach_date",), dates=dates)
     result = pull_month(spec, "2024-01", settings, today=TODAY)
     assert (result.valid, result.quarantined) == (1, 0)
-    rows = pd.read_parquet(standardised_path(settings, "hou", "2024-01"))
+    rows = pd.read_parquet(standardised_path(settings, "src", "2024-01"))
     assert rows.approach_date.tolist() == [date(2024, 1, 5)]
 
 
