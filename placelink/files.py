@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 Writer = Callable[[BinaryIO], object]
 IO_THREADS = 4
-PENDING_WRITES = 2  # writes queued or running at most: each holds its table, so memory is bounded
+PENDING_BYTES = 128 << 20  # tables waiting to be written, at most (but one), so memory is bounded
 
 
 class StagedFiles:
@@ -38,7 +38,9 @@ class StagedFiles:
         self._writers: list[StagedParquet] = []
         self._writes: list[Future] = []
         self._pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="placelink-io")
-        self._slots = threading.BoundedSemaphore(PENDING_WRITES)
+        self._pending = 0
+        self._written = threading.Condition()
+        self._folders: set[Path] = set()
 
     def __enter__(self) -> StagedFiles:
         return self
@@ -46,7 +48,9 @@ class StagedFiles:
     def path(self, dest: Path) -> Path:
         """A new empty temporary file to write for `dest` (one staged before for it is dropped)."""
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.parent not in self._folders:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(dest.parent)
         self._discard(dest)
         fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
         os.close(fd)
@@ -67,12 +71,21 @@ class StagedFiles:
         self._writers.append(writer)
         return writer
 
-    def _submit(self, fn: Callable, *args: object) -> Future:
-        """Run `fn` on the pool, first waiting while PENDING_WRITES are queued or running."""
-        self._slots.acquire()
+    def _submit(self, fn: Callable, *args: object, nbytes: int = 0) -> Future:
+        """Run `fn` on the pool, first waiting while PENDING_BYTES of tables wait to be written."""
+        with self._written:
+            self._written.wait_for(
+                lambda: self._pending == 0 or self._pending + nbytes <= PENDING_BYTES
+            )
+            self._pending += nbytes
         future = self._pool.submit(fn, *args)
-        future.add_done_callback(lambda _: self._slots.release())
+        future.add_done_callback(lambda _: self._release(nbytes))
         return future
+
+    def _release(self, nbytes: int) -> None:
+        with self._written:
+            self._pending -= nbytes
+            self._written.notify_all()
 
     def remove(self, dest: Path) -> None:
         """Delete `dest` on commit, if it exists (a file the new output supersedes)."""
@@ -143,7 +156,7 @@ class StagedParquet:
         self._last: Future | None = None
 
     def write(self, table: pa.Table) -> None:
-        self._last = self._submit(self._after, self._last, self._append, table)
+        self._last = self._submit(self._after, self._last, self._append, table, nbytes=table.nbytes)
 
     def close(self, metadata: dict[str, str] | None = None) -> None:
         """Finish the file, with `metadata` in its key-value metadata."""

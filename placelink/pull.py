@@ -268,10 +268,11 @@ def _pull_chunk(
     # the same Arrow types come back out chunk after chunk.
     raw = table.to_pandas(types_mapper=pd.ArrowDtype)
     ids = st.record_ids(raw[spec.identity["record_id"]])
+    hashes, present = _id_hashes(ids), ids.is_valid().to_numpy(zero_copy_only=False)
     repeats = np.zeros(len(raw), dtype=bool)
     for i in in_chunk:
         in_month = month_of_row == i
-        pulled[i].id_hashes.append(_id_hashes(ids.filter(pa.array(in_month)).drop_null()))
+        pulled[i].id_hashes.append(hashes[in_month & present])
         if pulled[i].month in repeated:
             known = pc.is_in(ids, value_set=repeated[pulled[i].month])
             repeats |= in_month & pc.fill_null(known, False).to_numpy(zero_copy_only=False)
@@ -323,8 +324,8 @@ def _repeated_ids(spec: SourceSpec, month: str, home: Path, hashes: np.ndarray) 
     """The month's record ids that occur more than once, among those with a repeated hash."""
     suspects = []
     for _, batch in read_months(spec, [month], home):
-        ids = st.record_ids(pd.Series(batch.column(spec.identity["record_id"]))).drop_null()
-        suspects.append(ids.filter(pa.array(np.isin(_id_hashes(ids), hashes))))
+        ids = st.record_ids(pd.Series(batch.column(spec.identity["record_id"])))
+        suspects.append(ids.filter(pa.array(np.isin(_id_hashes(ids), hashes))).drop_null())
     counts = pc.value_counts(pa.concat_arrays([pa.array([], pa.string()), *suspects]))
     if not len(counts):
         return pa.array([], pa.string())
