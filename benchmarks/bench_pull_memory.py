@@ -4,7 +4,8 @@
 
 Generates a small town in a temporary home, then builds one health_apc month file of each
 size in --rows by repeating the landed month's rows (each copy's record ids made unique, so
-nothing is quarantined as a duplicate). For each size a fresh child process pulls that month
+nothing is quarantined as a duplicate) and syncs it to disk. For each size a fresh child
+process pulls that month
 and pseudonymises it; it prints wall time and its own peak RSS. The baseline, in the same
 run, is a child that reads the same file whole into Arrow (what a reader that is not
 streamed holds at once): its peak RSS grows with the file, the steps' should not.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,8 +28,18 @@ import pyarrow.csv as pacsv
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE, MONTH = "health_apc", "2024-01"
 
-STEPS = """
-import json, resource, sys, time
+# Peak RSS from /proc/self/status (VmHWM), which exec resets; ru_maxrss would carry over the
+# parent's size from the fork, and the parent holds the file it has just built.
+PEAK = """
+def peak_mib():
+    status = open("/proc/self/status").read()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+"""
+
+STEPS = (
+    PEAK
+    + """
+import json, sys, time
 from pathlib import Path
 from placelink.encode import load_key
 from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source
@@ -39,22 +51,25 @@ spec = next(s for s in load_sources(settings.sources_file) if s.name == sys.argv
 began = time.perf_counter()
 [result] = pull_months(spec, [sys.argv[3]], settings)
 pulled = time.perf_counter()
-pull_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+pull_peak = peak_mib()
 encoded = pseudonymise_source(spec, settings, load_key(settings), load_postcode_lookup(settings))
 print(json.dumps({"rows_in": result.rows_in, "valid": result.valid, "encoded": encoded.records,
                   "pull_s": pulled - began, "pseudonymise_s": time.perf_counter() - pulled,
                   "pull_peak_mib": pull_peak,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mib": peak_mib()}))
 """
+)
 
-WHOLE = """
-import json, resource, sys
+WHOLE = (
+    PEAK
+    + """
+import json, sys
 import pyarrow as pa, pyarrow.csv as pacsv
 table = pacsv.read_csv(sys.argv[1], convert_options=pacsv.ConvertOptions(
     column_types={n: pa.string() for n in pacsv.open_csv(sys.argv[1]).schema.names}))
-print(json.dumps({"rows": table.num_rows,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"rows": table.num_rows, "peak_mib": peak_mib()}))
 """
+)
 
 
 def child(code: str, *args: str) -> dict:
@@ -101,6 +116,7 @@ def main() -> None:
         )
         for rows in sorted(args.rows):
             build_month(seed_file, rows, month_file)
+            os.sync()  # the extract has landed: its writing is not the steps' to wait for
             steps = child(STEPS, str(home), SOURCE, MONTH)
             whole = child(WHOLE, str(month_file))
             assert steps["rows_in"] == whole["rows"] == rows, (steps, whole)

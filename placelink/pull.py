@@ -181,9 +181,10 @@ class _MonthPull:
 
     def finish(self) -> None:
         """Close the month's files, the valid one stamped with the reconciliation."""
-        hashes = np.sort(np.concatenate([np.empty(0, np.uint64), *self.id_hashes]))
+        hashes = np.concatenate([np.empty(0, np.uint64), *self.id_hashes])
+        self.id_hashes = []  # freed before sorting in place: 16 bytes a row at the most
+        hashes.sort()
         self.repeated_hashes = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
-        self.id_hashes = []
         self.result = PullResult(
             source=self.spec.name,
             month=self.month,
