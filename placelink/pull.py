@@ -263,7 +263,10 @@ def _pull_chunk(
         row_number[at : at + batch.num_rows] = np.arange(first, first + batch.num_rows)
         pulled[i].rows_in += batch.num_rows
         at += batch.num_rows
+    # Rows come in month order: each month's rows are one slice, and counts are bincounts.
     in_chunk = [int(i) for i in np.unique(month_of_row)]
+    bounds = dict(zip(in_chunk, np.searchsorted(month_of_row, in_chunk), strict=True))
+    ends = dict(zip(in_chunk, np.searchsorted(month_of_row, in_chunk, side="right"), strict=True))
 
     # Every column stays Arrow-backed: no Python objects but for distinct identity values, and
     # the same Arrow types come back out chunk after chunk.
@@ -272,11 +275,13 @@ def _pull_chunk(
     hashes, present = _id_hashes(ids), ids.is_valid().to_numpy(zero_copy_only=False)
     repeats = np.zeros(len(raw), dtype=bool)
     for i in in_chunk:
-        in_month = month_of_row == i
-        pulled[i].id_hashes.append(hashes[in_month & present])
+        rows = slice(bounds[i], ends[i])
+        pulled[i].id_hashes.append(hashes[rows][present[rows]])
         if pulled[i].month in repeated:
-            known = pc.is_in(ids, value_set=repeated[pulled[i].month])
-            repeats |= in_month & pc.fill_null(known, False).to_numpy(zero_copy_only=False)
+            known = pc.is_in(
+                ids.slice(rows.start, rows.stop - rows.start), repeated[pulled[i].month]
+            )
+            repeats[rows] = pc.fill_null(known, False).to_numpy(zero_copy_only=False)
     clean, checks = standardise_rows(spec, raw, today, pd.Series(repeats, index=raw.index))
 
     quarantine_codes = ALWAYS_QUARANTINED | spec.quarantine_on
@@ -298,21 +303,23 @@ def _pull_chunk(
         ),
         preserve_index=False,
     )
-    # Rows come in month order, so each month's rows are one slice of each table.
+    per_month = len(pulled)
+    n_rejected = np.bincount(month_of_row[rejected], minlength=per_month)
+    n_valid = np.bincount(month_of_row, minlength=per_month) - n_rejected
+    warnings = {
+        code: np.bincount(month_of_row[mask.to_numpy(dtype=bool)], minlength=per_month)
+        for code, mask in checks.items()
+        if code not in quarantine_codes
+    }
     valid_at = quarantined_at = 0
     for i in in_chunk:
-        in_month = month_of_row == i
-        n_valid, n_rejected = int((in_month & ~rejected).sum()), int((in_month & rejected).sum())
-        warnings = {
-            code: int(mask.to_numpy(dtype=bool)[in_month].sum())
-            for code, mask in checks.items()
-            if code not in quarantine_codes
-        }
         pulled[i].add(
-            valid.slice(valid_at, n_valid), quarantined.slice(quarantined_at, n_rejected), warnings
+            valid.slice(valid_at, int(n_valid[i])),
+            quarantined.slice(quarantined_at, int(n_rejected[i])),
+            {code: int(counts[i]) for code, counts in warnings.items()},
         )
-        valid_at += n_valid
-        quarantined_at += n_rejected
+        valid_at += int(n_valid[i])
+        quarantined_at += int(n_rejected[i])
 
 
 def _id_hashes(ids: pa.Array) -> np.ndarray:
