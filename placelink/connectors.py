@@ -25,9 +25,10 @@ import sqlalchemy as sa
 from placelink.errors import SourceError
 from placelink.sources import SourceSpec
 
+T = TypeVar("T")
+
 BATCH_ROWS = 65_536
 BLOCK_BYTES = 1 << 20
-T = TypeVar("T")
 READ_AHEAD = 4  # batches read ahead of the consumer: bounded, so memory is too
 READ_THREADS = 4
 SMALL_FILE_BYTES = 4 << 20

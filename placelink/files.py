@@ -35,8 +35,8 @@ class StagedFiles:
     def __init__(self) -> None:
         self._staged: dict[Path, Path] = {}
         self._removed: set[Path] = set()
-        self._writers: list[StagedParquet] = []
-        self._writes: list[Future] = []
+        self._writers: dict[Path, StagedParquet] = {}
+        self._writes: dict[Path, Future] = {}
         self._pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="placelink-io")
         self._pending = 0
         self._written = threading.Condition()
@@ -59,7 +59,8 @@ class StagedFiles:
 
     def file(self, dest: Path, write: Writer) -> None:
         """Stage `dest` as what `write(handle)` writes, in the background."""
-        self._writes.append(self._submit(_write, self.path(dest), write))
+        path = self.path(dest)
+        self._writes[Path(dest)] = self._submit(_write, path, write)
 
     def parquet(self, dest: Path, no_statistics: Iterable[str] = ()) -> StagedParquet:
         """A Parquet file for `dest`, written table by table in the background.
@@ -68,7 +69,7 @@ class StagedFiles:
         filters) and cost a third of the write.
         """
         writer = StagedParquet(self.path(dest), self._submit, frozenset(no_statistics))
-        self._writers.append(writer)
+        self._writers[Path(dest)] = writer
         return writer
 
     def _submit(self, fn: Callable, *args: object, nbytes: int = 0) -> Future:
@@ -111,18 +112,13 @@ class StagedFiles:
             self._pool.shutdown()
 
     def _abort(self) -> None:
-        for writer in self._writers:
-            writer.abandon()
-        for write in self._writes:
-            with contextlib.suppress(Exception):
-                write.result()
         for dest in list(self._staged):
             self._discard(dest)
 
     def _commit(self) -> None:
-        for writer in self._writers:
+        for writer in self._writers.values():
             writer.wait()
-        for write in self._writes:
+        for write in self._writes.values():
             write.result()
         list(self._pool.map(_fsync_file, self._staged.values()))
         for dest, tmp in self._staged.items():
@@ -133,6 +129,14 @@ class StagedFiles:
             _fsync_dir(folder)
 
     def _discard(self, dest: Path) -> None:
+        """Drop what is staged for `dest`, once its background writes have stopped."""
+        writer = self._writers.pop(dest, None)
+        if writer is not None:
+            writer.abandon()
+        write = self._writes.pop(dest, None)
+        if write is not None:
+            with contextlib.suppress(Exception):  # an error that matters is raised elsewhere
+                write.result()
         tmp = self._staged.pop(dest, None)
         if tmp is not None:
             tmp.unlink(missing_ok=True)
@@ -167,7 +171,8 @@ class StagedParquet:
             self._last.result()
 
     def abandon(self) -> None:
-        with contextlib.suppress(Exception):  # the error that matters is already on its way up
+        """Wait for the writes to stop, then close the file, whatever became of them."""
+        with contextlib.suppress(Exception):  # an error that matters is raised elsewhere
             self.wait()
         if self._writer is not None:
             self._writer.close()

@@ -146,7 +146,7 @@ class _MonthPull:
     month: str
     settings: Settings
     staged: StagedFiles
-    raw_columns: list[str]
+    raw_columns: list[str] = field(default_factory=list)  # the extract's, from its first batch
     rows_in: int = 0
     valid: int = 0
     quarantined: int = 0
@@ -211,11 +211,10 @@ def _stream(
     repeated: dict[str, pa.Array],
 ) -> list[_MonthPull]:
     """Pull `months` chunk by chunk; `repeated` holds each month's record ids known to repeat."""
-    pulled: list[_MonthPull] = []
+    pulled = [_MonthPull(spec, month, settings, staged) for month in months]
     for chunk in _chunks(read_months(spec, months, settings.home)):
         for i, batch in chunk:
-            if i == len(pulled):
-                pulled.append(_MonthPull(spec, months[i], settings, staged, batch.schema.names))
+            pulled[i].raw_columns = pulled[i].raw_columns or batch.schema.names
         _pull_chunk(spec, chunk, pulled, today, repeated)
         for month in pulled[: chunk[-1][0]]:  # a chunk's last month may go on in the next
             if month.result is None:

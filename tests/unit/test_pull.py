@@ -379,6 +379,9 @@ def test_chunks_and_batches_change_nothing_but_memory(settings, monkeypatch):
     assert quarantined.row_number.tolist() == [2, 11]
     for frame, path in zip(files, (standardised_path, quarantine_path), strict=True):
         pd.testing.assert_frame_equal(frame, pd.read_parquet(path(settings, "apc", "2024-01")))
+    # The month was pulled twice (its repeated id found at the end): no staged file is left.
+    left = [p.name for p in settings.home.rglob("*") if p.is_file() and p.suffix == ".tmp"]
+    assert left == []
 
 
 def test_a_month_that_cannot_be_read_leaves_every_month_as_it_was(settings):
