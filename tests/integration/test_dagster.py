@@ -104,6 +104,25 @@ def test_an_unreadable_file_gets_one_line_naming_it_and_nothing_published_change
     assert published.read_bytes() == b"previous table"
 
 
+def test_a_truncated_extract_leaves_none_of_its_rows_in_dagster_or_the_reports(small_town, capsys):
+    csv = small_town / "landing" / "health_apc" / "2023-05.csv"
+    lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    cut = pd.read_csv(csv, dtype=str, nrows=4).iloc[3]  # the row that will be cut short
+    csv.write_text("".join(lines[:4]) + lines[4][: lines[4].index(cut["postcode"])])
+    code = main(["run", "--home", str(small_town), "--until", "pseudonymise"])
+    err = capsys.readouterr().err
+    assert code == 2 and "rows with the wrong number of fields" in err
+    stored = b"".join(
+        p.read_bytes()
+        for zone in ("dagster", "reports")
+        for p in (small_town / zone).rglob("*")
+        if p.is_file()
+    )
+    assert b"wrong number of fields" in stored  # the failure was recorded ...
+    for value in (cut["nhs_number"], cut["surname"], cut["dob"]):  # ... without the row
+        assert value.encode() not in stored, "an identifier of the cut row was stored"
+
+
 def test_production_without_a_key_refuses_to_start_naming_the_variable(
     small_town, capsys, monkeypatch
 ):
