@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from placelink.connectors import BATCH_ROWS, is_small_file, read_in_order
 from placelink.encode import OUTPUT_COLUMNS, IdentityEncoder, LinkageKey
+from placelink.errors import PlacelinkError
 from placelink.files import StagedFiles
 from placelink.settings import Settings
 from placelink.sources import IDENTITY_FIELDS, SourceSpec
@@ -66,13 +67,17 @@ def pseudonymise_source(
     identity columns pass through the encoder; event fields are carried over as they are.
     """
     files = sorted((settings.standardised / spec.name).glob("*.parquet"))
+    if not files:
+        raise PlacelinkError(
+            f"{settings.standardised / spec.name}: no standardised months (pull the source first)"
+        )
     path = encoded_path(settings, spec.name)
     # Months pulled at different times may differ a little (a column added): read them as one.
     schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
     schema = schema.remove_metadata()
 
-    def read(path: Path) -> Iterator[pa.RecordBatch]:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+    def read(month_file: Path) -> Iterator[pa.RecordBatch]:
+        for batch in pq.ParquetFile(month_file).iter_batches(batch_size=BATCH_ROWS):
             yield _conform(batch, schema)
 
     encoder = IdentityEncoder(key)
@@ -83,6 +88,10 @@ def pseudonymise_source(
             encoded = _encode_chunk(spec, chunk, encoder, lookup)
             out.write(encoded)
             records, columns = records + encoded.num_rows, tuple(encoded.column_names)
+        if not columns:  # not one valid row in any month: the file still has its columns
+            encoded = _encode_chunk(spec, schema.empty_table(), encoder, lookup)
+            out.write(encoded)
+            columns = tuple(encoded.column_names)
         out.close()
     return PseudonymiseResult(spec.name, records, len(files), path, columns)
 

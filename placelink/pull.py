@@ -289,7 +289,9 @@ def _pull_chunk(
     months = np.array([m.month for m in pulled], dtype=object)
     valid = _storage_types(
         pa.Table.from_pandas(
-            clean.loc[~rejected].assign(extract_month=months[month_of_row[~rejected]]),
+            clean.loc[~rejected].assign(
+                extract_month=pd.array(months[month_of_row[~rejected]], dtype=st.STRING)
+            ),
             preserve_index=False,
         )
     )

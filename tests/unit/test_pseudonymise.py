@@ -1,12 +1,22 @@
-"""Age on the event date, the only trace of the date of birth past the edge."""
+"""The pseudonymise step: age on the event date (the only trace of the date of birth past the
+edge), and the encoded file whatever the pull left."""
 
 from datetime import date
 
 import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from placelink.pseudonymise import age_at
+from placelink.encode import LinkageKey
+from placelink.errors import PlacelinkError
+from placelink.pseudonymise import GEOGRAPHY, age_at, pseudonymise_source
+from placelink.pull import pull_month
+from placelink.settings import Settings
+from placelink.sources import ConnectorSpec, SourceSpec
+
+KEY = LinkageKey(bytes(range(32)), created=False, source="test")
 
 dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2030, 12, 31))
 
@@ -32,3 +42,50 @@ def test_the_day_before_a_birthday_is_still_the_younger_age():
     born = pa.chunked_array([pa.array([date(1960, 3, 15)], pa.date32())])
     on = pa.chunked_array([pa.array([date(2024, 3, 14)], pa.date32())])
     assert age_at(born, on).to_pylist() == [63]
+
+
+def _source(tmp_path, rows: list[str]):
+    settings = Settings.from_env(environ={}, home=tmp_path)
+    path = settings.landing / "apc" / "2024-01.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("epikey,forename,dob,postcode,admidate\n" + "\n".join(rows) + "\n")
+    spec = SourceSpec(
+        name="apc",
+        service="health",
+        connector=ConnectorSpec(kind="csv", path="landing/apc/{month}.csv"),
+        identity={
+            "record_id": "epikey",
+            "given_name": "forename",
+            "date_of_birth": "dob",
+            "postcode": "postcode",
+        },
+        keep=("admidate",),
+        event_start="admidate",
+        dates={"dob": "%Y-%m-%d", "admidate": "%Y-%m-%d"},
+    )
+    lookup = pa.table(
+        {
+            "postcode": ["PL1 4AB"],
+            **{c: ["x"] for c in GEOGRAPHY if c != "imd_decile"},
+            "imd_decile": pa.array([3], pa.int64()),
+        }
+    )
+    return settings, spec, lookup
+
+
+def test_a_source_with_every_row_quarantined_still_gets_its_encoded_file(tmp_path):
+    settings, spec, lookup = _source(tmp_path, ["E1,Ann,1970-02-31,PL1 4AB,2024-01-05"])
+    good_settings, _, _ = _source(tmp_path / "good", ["E1,Ann,1970-02-28,PL1 4AB,2024-01-05"])
+    for s in (settings, good_settings):
+        pull_month(spec, "2024-01", s, today=date(2026, 1, 1))
+    empty = pseudonymise_source(spec, settings, KEY, lookup)
+    full = pseudonymise_source(spec, good_settings, KEY, lookup)
+    assert (empty.records, full.records) == (0, 1)
+    assert pq.read_schema(empty.path) == pq.read_schema(full.path)
+    assert empty.columns == full.columns and "given_token" in empty.columns
+
+
+def test_pseudonymising_before_any_pull_says_so(tmp_path):
+    settings, spec, lookup = _source(tmp_path, ["E1,Ann,1970-02-28,PL1 4AB,2024-01-05"])
+    with pytest.raises(PlacelinkError, match="no standardised months"):
+        pseudonymise_source(spec, settings, KEY, lookup)
