@@ -280,3 +280,33 @@ def test_standardise_date_without_format_is_iso():
     dates, bad = s.standardise_date(pd.Series(["2020-01-02", "02/01/2020", None]))
     assert _list(dates) == [dt.date(2020, 1, 2), None, None]
     assert bad.tolist() == [False, True, False]
+
+
+# --- once per distinct value ----------------------------------------------------------------
+
+REPEATED = st.sampled_from(
+    ["943 476 5919", "9434765919", "9434765918", "PL1 4AB", "pl14ab", "AB1", "AB123456C",
+     "01/02/1980", "31/02/1980", "1", "2", "Mary-Jane", "MARY JANE", "", "  "]
+)  # fmt: skip
+
+
+@settings(max_examples=60)
+@given(st.lists(st.one_of(st.none(), REPEATED, st.text(max_size=12)), max_size=30))
+def test_a_column_standardises_as_its_values_would_one_by_one(values):
+    """Each standardiser runs once per distinct value: mapping back must not mix rows up."""
+    column = pd.Series(values, dtype=object)
+    alone = [pd.Series([v], dtype=object) for v in values]
+    checks = [
+        s.standardise_nhs_number,
+        s.standardise_ni_number,
+        s.standardise_postcode,
+        lambda v: s.standardise_date(v, "%d/%m/%Y"),
+        lambda v: s.standardise_sex(v, {"1": "M", "2": "F"}),
+    ]
+    for check in checks:
+        out, bad = check(column)
+        one_by_one = [check(v) for v in alone]
+        assert _list(out) == [_list(o)[0] for o, _ in one_by_one]
+        assert bad.tolist() == [b.tolist()[0] for _, b in one_by_one]
+    names = s.standardise_name(column)
+    assert _list(names) == [_list(s.standardise_name(v))[0] for v in alone]
