@@ -395,3 +395,24 @@ def test_no_output_contains_input_plaintext(rows):
             assert not any(p in c for c in cells), "plaintext found in output"
         else:
             assert p not in cells
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(IDENTITY_COLUMNS))
+    frame["date_of_birth"] = pd.Series(
+        pa.array(frame["date_of_birth"].tolist(), type=pa.date32()), dtype=DATE
+    )
+    return frame
+
+
+@settings(max_examples=30)
+@given(st.lists(IDENTITY, min_size=2, max_size=20), st.integers(min_value=1, max_value=19))
+def test_one_encoder_over_batches_encodes_as_a_single_batch_would(rows, cut):
+    """The memo that spans a source's chunks changes no encoding."""
+    cut = min(cut, len(rows) - 1)
+    whole = e.encode_identities(_frame(rows), KEY)
+    encoder = e.IdentityEncoder(KEY)
+    batches = [encoder(_frame(rows[:cut])), encoder(_frame(rows[cut:]))]
+    pd.testing.assert_frame_equal(
+        pd.concat(batches, ignore_index=True), whole.reset_index(drop=True)
+    )
