@@ -45,7 +45,7 @@ class StagedFiles:
     def __enter__(self) -> StagedFiles:
         return self
 
-    def path(self, dest: Path) -> Path:
+    def _stage(self, dest: Path) -> Path:
         """A new empty temporary file to write for `dest` (one staged before for it is dropped)."""
         dest = Path(dest)
         if dest.parent not in self._folders:
@@ -59,7 +59,7 @@ class StagedFiles:
 
     def file(self, dest: Path, write: Writer) -> None:
         """Stage `dest` as what `write(handle)` writes, in the background."""
-        path = self.path(dest)
+        path = self._stage(dest)
         self._writes[Path(dest)] = self._submit(_write, path, write)
 
     def parquet(self, dest: Path, no_statistics: Iterable[str] = ()) -> StagedParquet:
@@ -68,7 +68,7 @@ class StagedFiles:
         `no_statistics` names columns whose min/max would say nothing (keyed tokens, Bloom
         filters) and cost a third of the write.
         """
-        writer = StagedParquet(self.path(dest), self._submit, frozenset(no_statistics))
+        writer = StagedParquet(self._stage(dest), self._submit, frozenset(no_statistics))
         self._writers[Path(dest)] = writer
         return writer
 
@@ -201,16 +201,9 @@ class StagedParquet:
 
 def atomic_write(dest: Path, write: Writer) -> Path:
     """Call `write` on a temporary file beside `dest`, sync it, then rename it over `dest`."""
-    return atomic_write_many([(Path(dest), write)])[0]
-
-
-def atomic_write_many(jobs: Iterable[tuple[Path, Writer]]) -> list[Path]:
-    """Write several files side by side and put them in place together."""
-    jobs = [(Path(dest), write) for dest, write in jobs]
     with StagedFiles() as staged:
-        for dest, write in jobs:
-            staged.file(dest, write)
-    return [dest for dest, _ in jobs]
+        staged.file(dest, write)
+    return Path(dest)
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
