@@ -113,6 +113,24 @@ def _in_order(
                 yield i, batch
 
 
+def in_chunks(
+    batches: Iterable[tuple[int, pa.RecordBatch]], max_rows: int
+) -> Iterator[list[tuple[int, pa.RecordBatch]]]:
+    """Labelled batches gathered into lists of at least `max_rows` rows (the last may have
+    fewer), empty batches dropped, so a step pays its fixed cost per chunk, not per batch."""
+    chunk: list[tuple[int, pa.RecordBatch]] = []
+    rows = 0
+    for label, batch in batches:
+        if batch.num_rows:
+            chunk.append((label, batch))
+            rows += batch.num_rows
+        if rows >= max_rows:
+            yield chunk
+            chunk, rows = [], 0
+    if chunk:
+        yield chunk
+
+
 def is_small_file(path: Path) -> bool:
     try:
         return Path(path).stat().st_size <= SMALL_FILE_BYTES

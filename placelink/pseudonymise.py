@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from placelink.connectors import BATCH_ROWS, is_small_file, read_in_order
+from placelink.connectors import BATCH_ROWS, in_chunks, is_small_file, read_in_order
 from placelink.encode import OUTPUT_COLUMNS, IdentityEncoder, LinkageKey
 from placelink.errors import PlacelinkError
 from placelink.files import StagedFiles
@@ -84,8 +84,9 @@ def pseudonymise_source(
     records, columns = 0, ()
     with StagedFiles() as staged:
         out = staged.parquet(path, no_statistics=OUTPUT_COLUMNS)
-        for chunk in _chunks(b for _, b in read_in_order(files, read, is_small_file)):
-            encoded = _encode_chunk(spec, chunk, encoder, lookup)
+        for chunk in in_chunks(read_in_order(files, read, is_small_file), CHUNK_ROWS):
+            table = pa.Table.from_batches([batch for _, batch in chunk]).combine_chunks()
+            encoded = _encode_chunk(spec, table, encoder, lookup)
             out.write(encoded)
             records, columns = records + encoded.num_rows, tuple(encoded.column_names)
         if not columns:  # not one valid row in any month: the file still has its columns
@@ -105,19 +106,6 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         for f in schema
     ]
     return pa.RecordBatch.from_arrays(columns, schema=schema)
-
-
-def _chunks(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.Table]:
-    chunk: list[pa.RecordBatch] = []
-    rows = 0
-    for batch in batches:
-        chunk.append(batch)
-        rows += batch.num_rows
-        if rows >= CHUNK_ROWS:
-            yield pa.Table.from_batches(chunk).combine_chunks()
-            chunk, rows = [], 0
-    if chunk:
-        yield pa.Table.from_batches(chunk).combine_chunks()
 
 
 def _encode_chunk(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from placelink import standardise as st
-from placelink.connectors import read_months, source_location
+from placelink.connectors import in_chunks, read_months, source_location
 from placelink.files import StagedFiles, StagedParquet
 from placelink.settings import Settings
 from placelink.sources import SourceSpec
@@ -212,7 +211,7 @@ def _stream(
 ) -> list[_MonthPull]:
     """Pull `months` chunk by chunk; `repeated` holds each month's record ids known to repeat."""
     pulled = [_MonthPull(spec, month, settings, staged) for month in months]
-    for chunk in _chunks(read_months(spec, months, settings.home)):
+    for chunk in in_chunks(read_months(spec, months, settings.home), CHUNK_ROWS):
         for i, batch in chunk:
             pulled[i].raw_columns = pulled[i].raw_columns or batch.schema.names
         _pull_chunk(spec, chunk, pulled, today, repeated)
@@ -223,22 +222,6 @@ def _stream(
         if month.result is None:
             month.finish()
     return pulled
-
-
-def _chunks(
-    batches: Iterable[tuple[int, pa.RecordBatch]],
-) -> Iterator[list[tuple[int, pa.RecordBatch]]]:
-    chunk: list[tuple[int, pa.RecordBatch]] = []
-    rows = 0
-    for month, batch in batches:
-        if batch.num_rows:
-            chunk.append((month, batch))
-            rows += batch.num_rows
-        if rows >= CHUNK_ROWS:
-            yield chunk
-            chunk, rows = [], 0
-    if chunk:
-        yield chunk
 
 
 def _pull_chunk(
