@@ -14,7 +14,7 @@ from placelink.errors import PlacelinkError
 from placelink.pseudonymise import GEOGRAPHY, age_at, pseudonymise_source
 from placelink.pull import pull_month
 from placelink.settings import Settings
-from placelink.sources import ConnectorSpec, SourceSpec
+from tests.unit.apc_extract import GOOD, HEADER, TODAY, csv_spec, land
 
 KEY = LinkageKey(bytes(range(32)), created=False, source="test")
 
@@ -44,48 +44,34 @@ def test_the_day_before_a_birthday_is_still_the_younger_age():
     assert age_at(born, on).to_pylist() == [63]
 
 
-def _source(tmp_path, rows: list[str]):
-    settings = Settings.from_env(environ={}, home=tmp_path)
-    path = settings.landing / "apc" / "2024-01.csv"
-    path.parent.mkdir(parents=True)
-    path.write_text("epikey,forename,dob,postcode,admidate\n" + "\n".join(rows) + "\n")
-    spec = SourceSpec(
-        name="apc",
-        service="health",
-        connector=ConnectorSpec(kind="csv", path="landing/apc/{month}.csv"),
-        identity={
-            "record_id": "epikey",
-            "given_name": "forename",
-            "date_of_birth": "dob",
-            "postcode": "postcode",
-        },
-        keep=("admidate",),
-        event_start="admidate",
-        dates={"dob": "%Y-%m-%d", "admidate": "%Y-%m-%d"},
-    )
-    lookup = pa.table(
-        {
-            "postcode": ["PL1 4AB"],
-            **{c: ["x"] for c in GEOGRAPHY if c != "imd_decile"},
-            "imd_decile": pa.array([3], pa.int64()),
-        }
-    )
-    return settings, spec, lookup
+LOOKUP = pa.table(
+    {
+        "postcode": ["PL1 4AB"],
+        **{c: ["x"] for c in GEOGRAPHY if c != "imd_decile"},
+        "imd_decile": pa.array([3], pa.int64()),
+    }
+)
+
+
+def _landed(home, row: str) -> Settings:
+    settings = Settings.from_env(environ={}, home=home)
+    land(settings, HEADER + row + "\n")
+    return settings
 
 
 def test_a_source_with_every_row_quarantined_still_gets_its_encoded_file(tmp_path):
-    settings, spec, lookup = _source(tmp_path, ["E1,Ann,1970-02-31,PL1 4AB,2024-01-05"])
-    good_settings, _, _ = _source(tmp_path / "good", ["E1,Ann,1970-02-28,PL1 4AB,2024-01-05"])
+    settings = _landed(tmp_path, GOOD[0].replace("1950-03-04", "1950-02-31"))
+    good_settings = _landed(tmp_path / "good", GOOD[0])
     for s in (settings, good_settings):
-        pull_month(spec, "2024-01", s, today=date(2026, 1, 1))
-    empty = pseudonymise_source(spec, settings, KEY, lookup)
-    full = pseudonymise_source(spec, good_settings, KEY, lookup)
+        pull_month(csv_spec(), "2024-01", s, today=TODAY)
+    empty = pseudonymise_source(csv_spec(), settings, KEY, LOOKUP)
+    full = pseudonymise_source(csv_spec(), good_settings, KEY, LOOKUP)
     assert (empty.records, full.records) == (0, 1)
     assert pq.read_schema(empty.path) == pq.read_schema(full.path)
     assert empty.columns == full.columns and "given_token" in empty.columns
 
 
 def test_pseudonymising_before_any_pull_says_so(tmp_path):
-    settings, spec, lookup = _source(tmp_path, ["E1,Ann,1970-02-28,PL1 4AB,2024-01-05"])
+    settings = _landed(tmp_path, GOOD[0])
     with pytest.raises(PlacelinkError, match="no standardised months"):
-        pseudonymise_source(spec, settings, KEY, lookup)
+        pseudonymise_source(csv_spec(), settings, KEY, LOOKUP)
