@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/placelink generate --people $(PEOPLE)
-	$(BIN)/placelink run
-	$(BIN)/placelink evaluate --truth data/landing/_truth/truth.csv
+	$(BIN)/placelink init
+	$(BIN)/placelink run --until link
+	$(BIN)/placelink evaluate
+	$(BIN)/placelink run --from models
 
 test: $(STAMP) sysdeps
 	$(BIN)/ruff check .

@@ -13,9 +13,9 @@ from dagster import (
 
 from assets.sources import OWNERS, pseudonymise_key
 from pipelines.resources import PlacelinkResource
-from placelink.encode import load_key
-from placelink.link import linkage_quality_path, record_links_path, run_linkage
-from placelink.pseudonymise import encoded_path
+from placelink.encode import load_release_key
+from placelink.link import record_links_path, run_linkage
+from placelink.pseudonymise import content_path, encoded_path, truth_path
 from placelink.sources import SourceSpec
 from placelink.warehouse import load_warehouse, make_engine
 
@@ -59,7 +59,7 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
                 "pairs_matched": MetadataValue.int(result.pairs_matched),
                 "match_threshold": MetadataValue.float(result.threshold),
                 "model_trained_this_run": MetadataValue.bool(result.trained),
-                "key_fingerprint": MetadataValue.text(load_key(settings).fingerprint),
+                "key_fingerprint": MetadataValue.text(result.key_fingerprint),
                 "model": MetadataValue.path(str(result.model)),
             }
         )
@@ -71,19 +71,23 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
         kinds={"duckdb", "sql"},
         owners=OWNERS,
         description=(
-            "The warehouse's raw tables: raw_<source> (one row per record, pseudonymised, with "
-            "person_id), raw_record_links, raw_population and raw_neighbourhoods."
+            "The warehouse's raw tables: raw_<source> (one row per record of content/, with its "
+            "release person_id), raw_record_links, raw_linkage_quality, raw_population and "
+            "raw_neighbourhoods. Reads no encoding and no linkage key."
         ),
     )
     def raw_tables(placelink: PlacelinkResource):
         settings = placelink.settings()
+        release_key = load_release_key(settings)
+        truths = [truth_path(settings, n) for n in names]
         engine = make_engine(settings)
         results = load_warehouse(
             engine,
             settings,
-            {n: encoded_path(settings, n) for n in names},
+            {n: content_path(settings, n) for n in names},
             record_links_path(settings),
-            linkage_quality_path(settings),
+            release_key,
+            [t for t in truths if t.exists()],
         )
         engine.dispose()
         return MaterializeResult(

@@ -26,10 +26,9 @@ from assets.partitions import monthly_partitions
 from pipelines.resources import PlacelinkResource
 from placelink.encode import load_key
 from placelink.expectations import suite_path, validate_partitions, write_result
-from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source
+from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source, pseudonymise_truth
 from placelink.pull import CHUNK_ROWS, add_up, pull_months, standardised_path
 from placelink.sources import SourceSpec
-from placelink.warehouse import ENCODING_SUFFIXES
 
 OWNERS = ["team:data-engineering"]
 
@@ -131,28 +130,31 @@ def _pseudonymise_asset(spec: SourceSpec) -> AssetsDefinition:
         kinds={"python", "parquet"},
         owners=OWNERS,
         description=(
-            f"One row per valid {spec.name} record: identifiers replaced by keyed tokens and "
-            "Bloom filters, postcode by neighbourhood and district, date of birth by age at "
-            "the event. The edge past which no plaintext identifier travels."
+            f"One row per valid {spec.name} record, split in two by the separation principle: "
+            "linkage/encoded (record pseudonym and keyed encodings, for the linkage unit) and "
+            "content/ (record pseudonym, age at the event, sex, geography and event fields, for "
+            "analytics). The edge past which no plaintext identifier travels."
         ),
     )
     def _pseudonymise(context: AssetExecutionContext, placelink: PlacelinkResource):
         settings = placelink.settings()
         key = load_key(settings)
-        if key.created:
-            context.log.info("made a new development key in secure/key")
         result = pseudonymise_source(spec, settings, key, load_postcode_lookup(settings))
-        schema = pq.read_schema(result.path)
-        plain = [f.name for f in schema if not f.name.endswith(ENCODING_SUFFIXES)]
-        head = pq.ParquetFile(result.path).read_row_group(0, columns=plain).slice(0, 5)
+        pseudonymise_truth(spec, settings, key)
+        content = pq.ParquetFile(result.content_path)
+        head = content.read_row_group(0).slice(0, 5) if content.num_row_groups else None
         return MaterializeResult(
             metadata={
                 "records": MetadataValue.int(result.records),
                 "months": MetadataValue.int(result.months),
                 "key_fingerprint": MetadataValue.text(key.fingerprint),
-                "path": MetadataValue.path(str(result.path)),
-                "dagster/column_schema": table_schema(schema),
-                "preview": frame_preview(head.to_pandas()),
+                "encoded": MetadataValue.path(str(result.path)),
+                "content": MetadataValue.path(str(result.content_path)),
+                "encoded_columns": MetadataValue.text(", ".join(result.columns)),
+                "dagster/column_schema": table_schema(content.schema_arrow),
+                "preview": frame_preview(
+                    head.to_pandas() if head is not None else content.schema_arrow.empty_table()
+                ),
             }
         )
 

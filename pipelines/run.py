@@ -18,20 +18,22 @@ from rich.table import Table
 
 from assets.linkage import RECORD_LINKS, LinkageConfig
 from placelink.connectors import landed_months
-from placelink.encode import load_key
+from placelink.encode import load_key, load_release_key
 from placelink.errors import PlacelinkError
 from placelink.files import write_text_atomic
 from placelink.settings import Settings
 from placelink.sources import load_sources
 
-PREFIXES = {
+STEPS = {  # each step of `--from` / `--until`, its asset groups, and the role that runs it
     "pull": ["pull"],
-    "pseudonymise": ["pull", "pseudonymise"],
-    "link": ["pull", "pseudonymise", "linkage"],
-    "models": ["pull", "pseudonymise", "linkage", "warehouse", "outcomes"],
-    "publish": ["pull", "pseudonymise", "linkage", "warehouse", "outcomes", "published"],
-    "report": ["pull", "pseudonymise", "linkage", "warehouse", "outcomes", "published", "report"],
+    "pseudonymise": ["pseudonymise"],
+    "link": ["linkage"],
+    "models": ["warehouse", "outcomes"],
+    "publish": ["published"],
+    "report": ["report"],
 }
+PROVIDER_STEPS = ("pull", "pseudonymise")
+ANALYTICS_STEPS = ("models", "publish", "report")
 
 
 @dataclass
@@ -85,12 +87,24 @@ def open_instance(settings: Settings) -> DagsterInstance:
     return DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
 
 
-def run_pipeline(settings: Settings, until: str = "report", retrain: bool = True) -> RunSummary:
-    """Materialise every step up to `until` for every landed month."""
+def run_pipeline(
+    settings: Settings, until: str = "report", retrain: bool = True, start: str = "pull"
+) -> RunSummary:
+    """Materialise every step from `start` to `until` for every landed month.
+
+    Each role runs its own steps (a provider pull and pseudonymise, the linkage unit link,
+    analytics the rest), and only the keys those steps use are asked for, before anything runs.
+    """
     from pipelines.definitions import build_definitions
 
-    if until != "pull":
-        load_key(settings)  # refuse to start, naming PLACELINK_SECRET, before anything runs
+    names = list(STEPS)
+    steps = names[names.index(start) : names.index(until) + 1]
+    if not steps:
+        raise PlacelinkError(f"--from {start} comes after --until {until}")
+    if "pseudonymise" in steps:
+        load_key(settings)  # refuse to start, naming PLACELINK_SECRET
+    if "models" in steps:
+        load_release_key(settings)
     specs = load_sources(settings.sources_file)
     months = landed_months(specs, settings.home)
     if not months:
@@ -99,12 +113,8 @@ def run_pipeline(settings: Settings, until: str = "report", retrain: bool = True
         )
     defs = build_definitions(home=str(settings.home))
     assets = list(defs.assets)
-    selection = AssetSelection.key_prefixes(*[[p] for p in PREFIXES[until]])
-    ops = (
-        {}
-        if until in ("pull", "pseudonymise")
-        else {_op_name(RECORD_LINKS): LinkageConfig(retrain=retrain)}
-    )
+    selection = AssetSelection.key_prefixes(*[[p] for s in steps for p in STEPS[s]])
+    ops = {_op_name(RECORD_LINKS): LinkageConfig(retrain=retrain)} if "link" in steps else {}
     with open_instance(settings) as instance:
         result = materialize(
             assets,

@@ -1,4 +1,4 @@
-"""`placelink generate | run | evaluate | report | ui`.
+"""`placelink init | generate | run | evaluate | report | ui`.
 
 A user's mistake is one line on stderr and a non-zero exit, never a traceback.
 """
@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(command=fn)
         return p
 
+    command("init", _init, "make the provider key and the release key where none is set")
+
     g = command("generate", _generate, "write the synthetic town's extracts into landing/")
     g.add_argument("--people", type=_positive, default=50_000)
     g.add_argument("--months", type=_positive, default=36)
@@ -55,11 +57,26 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--errors", choices=("default", "none", "heavy"), default="default")
 
     r = command("run", _run, "materialise the pipeline in process and print a summary")
-    r.add_argument("--until", choices=STEPS, default="report")
+    r.add_argument(
+        "--from",
+        dest="start",
+        choices=STEPS,
+        default="pull",
+        help="first step (default pull); a role runs only its own steps: provider pull and "
+        "pseudonymise, linkage unit link, analytics models to report",
+    )
+    r.add_argument("--until", choices=STEPS, default="report", help="last step (default report)")
     r.add_argument("--no-retrain", action="store_true", help="predict with the saved model")
 
     e = command("evaluate", _evaluate, "pairwise precision, recall and F1 against truth")
-    e.add_argument("--truth", type=Path, required=True)
+    e.add_argument(
+        "--truth",
+        type=Path,
+        default=None,
+        help="the truth keyed by record pseudonym (default: content/_truth/, which pseudonymise "
+        "writes for a generated town); a CSV of plain record ids is pseudonymised with the "
+        "provider's key",
+    )
     e.add_argument("--min-f1", type=float, default=None)
 
     command("report", _report, "rebuild the governance report from the last run")
@@ -72,6 +89,16 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _init(args: argparse.Namespace, settings: Settings) -> int:
+    from placelink.encode import init_keys, load_key, load_release_key
+
+    made = {key.fingerprint for key in init_keys(settings)}
+    for role, key in (("provider", load_key(settings)), ("release", load_release_key(settings))):
+        state = "made" if key.fingerprint in made else "in place"
+        print(f"{role} key {state}: {key.source} (fingerprint {key.fingerprint})")
+    return 0
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
@@ -93,7 +120,9 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.run import run_pipeline
 
-    summary = run_pipeline(settings, until=args.until, retrain=not args.no_retrain)
+    summary = run_pipeline(
+        settings, until=args.until, retrain=not args.no_retrain, start=args.start
+    )
     print(summary.render())
     if summary.error:
         raise PlacelinkError(summary.error)
@@ -112,10 +141,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     links_path = record_links_path(settings)
     if not links_path.exists():
         raise PlacelinkError(f"{links_path}: no linkage yet (run `placelink run` first)")
-    if not args.truth.exists():
-        raise PlacelinkError(f"{args.truth}: truth file not found")
-    truth = pd.read_csv(args.truth, dtype=str)
-    result = evaluate_links(pd.read_parquet(links_path), truth)
+    result = evaluate_links(pd.read_parquet(links_path), _truth(settings, args.truth))
     out = settings.reports / "linkage_eval.json"
     write_text_atomic(json.dumps(result, indent=2), out)
     overall = result["overall"]
@@ -132,6 +158,30 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"placelink: F1 {overall['f1']:.4f} is below --min-f1 {args.min_f1}", file=sys.stderr)
         return 1
     return 0
+
+
+def _truth(settings: Settings, path: Path | None) -> pd.DataFrame:
+    """The truth keyed by record pseudonym, as record_links is."""
+    import pyarrow as pa
+
+    from placelink.encode import load_key, record_pseudonyms
+
+    if path is None:
+        files = sorted((settings.content / "_truth").glob("*.parquet"))
+        if not files:
+            raise PlacelinkError(
+                f"{settings.content / '_truth'}: no truth (only a generated town has one)"
+            )
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    if not path.exists():
+        raise PlacelinkError(f"{path}: truth file not found")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    truth, key = pd.read_csv(path, dtype=str), load_key(settings)
+    for source, rows in truth.groupby("source"):
+        ids = pa.array(rows["record_id"].tolist(), pa.string())
+        truth.loc[rows.index, "record_id"] = record_pseudonyms(key, source, ids).to_pylist()
+    return truth
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from placelink.errors import ConfigError
 from placelink.settings import Settings
@@ -43,6 +44,11 @@ from placelink.standardise import DATE, STRING, _arrow_strings, _series, standar
 MIN_KEY_BYTES: Final = 32
 TOKEN_HEX: Final = 32  # 128 bits: collisions among even 10^9 distinct values are negligible.
 FINGERPRINT_MESSAGE: Final = b"placelink-fingerprint"
+KEY_FINGERPRINT: Final = "placelink:key_fingerprint"
+"""Schema metadata of every encoded and content file: which key made it, so a mix is refused."""
+RECORD_KEY_MESSAGE: Final = b"placelink-record-key"
+MAX_PARTS: Final = 4  # parts of a family name kept as tokens (double-barrelled and more)
+SEP: Final = "\x1f"  # joins a salt or a domain to a value: never inside a standardised one
 
 BLOOM_BITS: Final = 512
 BLOOM_BYTES: Final = BLOOM_BITS // 8
@@ -72,13 +78,29 @@ OUTPUT_COLUMNS: Final = (
     "family_bloom",
     "dob_token",
     "dob_swap_token",
-    "dob_ym_token",
-    "dob_md_token",
-    "dob_yd_token",
-    "birth_year_token",
+    "name_ym_token",
+    "name_md_token",
+    "name_yd_token",
+    "name_year_token",
     "postcode_token",
     "postcode_sector_token",
+    "postcode_district_token",
 )
+"""The linkage zone's encodings, hardened against the published attacks (docs/privacy.md).
+
+- Every name encoding (tokens and Bloom filters) is salted with the record's date of birth, so
+  "JOHN" born on 1980-03-04 and "JOHN" born on any other day share nothing: a token is as common
+  as the person's records, not as the name, and a Bloom filter's bit positions differ from one
+  date of birth to the next, which defeats frequency alignment and bit-pattern mining alike.
+- The date of birth is kept whole (dob_token and its day/month swap). No partial-date token
+  stands alone: year, year-month, month-day and year-day tokens together pinned every date of
+  birth by their lattice. The partial dates live only inside the name_*_token composites
+  (canonical given name, family name and a part of the date), near-unique per person, which
+  let linkage see a date of birth with one wrong part, or only its year, for the same name.
+- Sex is not encoded: its token would be decoded by its two frequencies and split every other
+  frequency by sex for the attacker.
+"""
+
 TOKEN_COLUMNS: Final = tuple(c for c in OUTPUT_COLUMNS if c.endswith("_token"))
 TOKEN_TYPE: Final = pa.string()
 BLOOM_TYPE: Final = pa.binary(BLOOM_BYTES)
@@ -116,39 +138,80 @@ class LinkageKey:
 
 
 def load_key(settings: Settings) -> LinkageKey:
-    """The key from PLACELINK_SECRET, else PLACELINK_SECRET_FILE, else secure/key (not production).
+    """The provider's key from PLACELINK_SECRET, else PLACELINK_SECRET_FILE, else secure/key.
 
-    Outside production a missing secure/key is created once (32 random bytes as hex, mode 0600)
-    so a demo needs no setup; production refuses, since a key made on the fly would change every
-    token between machines. Errors name the variable or file, never the value.
+    Nothing here creates a key: `placelink init` does, once (`init_keys`), so a step run on the
+    wrong home, or by a role that should hold no key, stops rather than silently making a new
+    key whose tokens link to nothing. Errors name the variable or file, never the value.
     """
-    if settings.secret:
-        return LinkageKey(
-            _decode_key(settings.secret, "PLACELINK_SECRET"), False, "PLACELINK_SECRET"
-        )
-    if settings.secret_file is not None:
-        path = Path(settings.secret_file)
-        what = f"PLACELINK_SECRET_FILE {path}"
-        return LinkageKey(_decode_key(_read_key_file(path, what), what), False, what)
+    return _load(settings, settings.secret, settings.secret_file, settings.secure / "key",
+                 "PLACELINK_SECRET")  # fmt: skip
+
+
+def load_release_key(settings: Settings) -> LinkageKey:
+    """The analytics role's release key (PLACELINK_RELEASE_KEY[_FILE], else warehouse/release_key).
+
+    It derives the person ids analysts see: two projects given different release keys cannot
+    join their extracts, and one project's ids stay stable from release to release.
+    """
+    return _load(
+        settings,
+        settings.release_key,
+        settings.release_key_file,
+        settings.release_key_path,
+        "PLACELINK_RELEASE_KEY",
+    )
+
+
+def _load(
+    settings: Settings, secret: str | None, secret_file: Path | None, default: Path, variable: str
+) -> LinkageKey:
+    if secret:
+        return LinkageKey(_decode_key(secret, variable), False, variable)
+    if secret_file is not None:
+        what = f"{variable}_FILE {secret_file}"
+        return LinkageKey(_decode_key(_read_key_file(Path(secret_file), what), what), False, what)
     if settings.env == "production":
         raise ConfigError(
-            "PLACELINK_ENV=production needs a key: set PLACELINK_SECRET or PLACELINK_SECRET_FILE"
+            f"PLACELINK_ENV=production needs a key: set {variable} or {variable}_FILE"
         )
-    path = settings.secure / "key"
-    what = f"development key {path}"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if not default.exists():
+        raise ConfigError(
+            f"no key: set {variable} or {variable}_FILE, or run `placelink init` to make {default}"
+        )
+    what = f"key file {default}"
+    return LinkageKey(_decode_key(_read_key_file(default, what), what), False, what)
+
+
+def init_keys(settings: Settings) -> list[LinkageKey]:
+    """Make the provider key (secure/key) and the release key, each only where none is set.
+
+    Production refuses: its keys come from PLACELINK_SECRET and PLACELINK_RELEASE_KEY (or their
+    _FILE forms), managed outside placelink, never from a file made on the fly.
+    """
+    made = []
+    for given, path in (
+        (settings.secret or settings.secret_file, settings.secure / "key"),
+        (settings.release_key or settings.release_key_file, settings.release_key_path),
+    ):
+        if given or path.exists():
+            continue
+        if settings.env == "production":
+            raise ConfigError(
+                "PLACELINK_ENV=production makes no keys: set PLACELINK_SECRET and "
+                "PLACELINK_RELEASE_KEY (or their _FILE forms)"
+            )
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         text = secrets.token_hex(MIN_KEY_BYTES)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: use theirs
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                os.fchmod(f.fileno(), 0o600)
-                f.write(text + "\n")
-            return LinkageKey(bytes.fromhex(text), True, what)
-    return LinkageKey(_decode_key(_read_key_file(path, what), what), False, what)
+        except FileExistsError:  # another process made it first: keep theirs
+            continue
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(text + "\n")
+        made.append(LinkageKey(bytes.fromhex(text), True, str(path)))
+    return made
 
 
 def _read_key_file(path: Path, what: str) -> str:
@@ -227,22 +290,28 @@ class _Tokens:
             self._fns[domain] = fn
         return fn
 
-    def bloom(self, name: str) -> bytes:
-        """Keyed Bloom filter of the padded bigrams: "MARY ANN" → "_MARY_ANN_" → _M MA … N_."""
+    def bloom(self, value: str) -> bytes:
+        """Keyed Bloom filter of the padded bigrams of a salted name ("<salt> 0x1F <name>").
+
+        "MARY ANN" → "_MARY_ANN_" → _M MA … N_, each bigram's positions an HMAC of the salt
+        and the bigram, so the same name under another salt sets other bits.
+        """
         memo, cache = self._gram_masks, self._blooms
-        out = cache.get(name)
+        out = cache.get(value)
         if out is None:
+            salt, name = value.split(SEP, 1)
             padded = "_" + name.replace(" ", "_") + "_"
+            prefix = b"bloom" + SEP.encode() + salt.encode() + SEP.encode()
             bits = 0
             for i in range(len(padded) - 1):
-                gram = padded[i : i + 2]
+                gram = salt + SEP + padded[i : i + 2]
                 mask = memo.get(gram)
                 if mask is None:
-                    digest = hmac.digest(self._secret, b"bloom\x1f" + gram.encode(), "sha256")
+                    digest = hmac.digest(self._secret, prefix + gram[-2:].encode(), "sha256")
                     pos = np.frombuffer(digest, dtype=">u2")[:BLOOM_K] % BLOOM_BITS
                     mask = memo[gram] = sum(1 << int(p) for p in set(pos.tolist()))
                 bits |= mask
-            out = cache[name] = bits.to_bytes(BLOOM_BYTES, "big")
+            out = cache[value] = bits.to_bytes(BLOOM_BYTES, "big")
         return out
 
 
@@ -299,6 +368,25 @@ def _phonetic(name: str) -> str | None:
     return jellyfish.metaphone(name.replace(" ", "")) or None
 
 
+def file_key_fingerprint(path: Path) -> str | None:
+    """The key fingerprint a pseudonymised file was written with (None: written without)."""
+    value = (pq.ParquetFile(path).metadata.metadata or {}).get(KEY_FINGERPRINT.encode())
+    return value.decode() if value else None
+
+
+# --- record pseudonyms ----------------------------------------------------------------------
+
+
+def record_pseudonyms(key: LinkageKey, source: str, record_ids: pa.Array) -> pa.Array:
+    """HMAC(record key, source 0x1F record_id) for each record: the only record reference that
+    leaves the provider, so a provider's own record ids are no dictionary into the linkage or
+    content zones. The record key is derived from the provider's key."""
+    record_key = hmac.new(key.secret, RECORD_KEY_MESSAGE, hashlib.sha256).digest()
+    fn = _Tokens(record_key)(source)
+    ids = _Distinct.of(pc.cast(record_ids, pa.string()))
+    return ids.map(fn)
+
+
 # --- encode_identities -----------------------------------------------------------------------
 
 
@@ -307,8 +395,8 @@ def encode_identities(table: pd.DataFrame, key: LinkageKey) -> pd.DataFrame:
 
     Input: any of nhs_number, ni_number, given_name, family_name, date_of_birth, sex, postcode
     (standardised as in docs/architecture.md; absent means all null). Output: exactly
-    OUTPUT_COLUMNS with OUTPUT_DTYPES and the input's index, so the caller attaches record_id
-    and the non-identifying attributes; no plaintext identifier is carried.
+    OUTPUT_COLUMNS with OUTPUT_DTYPES and the input's index, so the caller attaches the record
+    pseudonym; no plaintext identifier is carried.
     """
     return IdentityEncoder(key)(table)
 
@@ -323,19 +411,23 @@ class IdentityEncoder:
     def __call__(self, table: pd.DataFrame) -> pd.DataFrame:
         tok, n = self._tok, len(table)
 
-        def column(name: str) -> _Distinct:
+        def strings(name: str) -> pa.Array:
             if name not in table.columns:
-                return _Distinct.of(pa.nulls(n, pa.string()))
-            return _Distinct.of(_arrow_strings(table[name]))
+                return pa.nulls(n, pa.string())
+            return _arrow_strings(table[name])
 
         out: dict[str, pa.Array] = {}
-        out["nhs_token"] = column("nhs_number").map(tok("nhs"))
-        out["ni_token"] = column("ni_number").map(tok("ni"))
-        sex = _arrow_strings(table["sex"]) if "sex" in table.columns else pa.nulls(n, pa.string())
-        for part in ("given", "family"):
-            out.update(_encode_name(part, column(f"{part}_name"), sex, tok))
-        out.update(_encode_dob(table.get("date_of_birth"), n, tok))
-        out.update(_encode_postcode(column("postcode"), tok))
+        out["nhs_token"] = _Distinct.of(strings("nhs_number")).map(tok("nhs"))
+        out["ni_token"] = _Distinct.of(strings("ni_number")).map(tok("ni"))
+        dob = _iso_dates(table.get("date_of_birth"), n)
+        salt = pc.fill_null(dob, "")
+        given, family = strings("given_name"), strings("family_name")
+        canon = _canonical_given(given, strings("sex"))
+        out.update(_encode_name("given", given, salt, tok, canon))
+        out.update(_encode_name("family", family, salt, tok))
+        out.update(_encode_dob(dob, tok))
+        out.update(_encode_name_dob(canon, family, dob, tok))
+        out.update(_encode_postcode(_Distinct.of(strings("postcode")), tok))
         return pd.DataFrame(
             {name: _series(out[name], table.index, OUTPUT_DTYPES[name]) for name in OUTPUT_COLUMNS},
             index=table.index,
@@ -361,81 +453,108 @@ class _Distinct:
     def map(self, fn: Callable, type_: pa.DataType = TOKEN_TYPE) -> pa.Array:
         return self.rows([fn(v) for v in self.values], type_)
 
-    def codes(self) -> np.ndarray:
-        """The indices as int64, -1 for null."""
-        return pc.fill_null(self.indices, -1).to_numpy().astype(np.int64)
+
+def _salted(salt: pa.Array, value: pa.Array) -> _Distinct:
+    """Distinct "<salt> 0x1F <value>" strings (null where the value is null)."""
+    return _Distinct.of(pc.binary_join_element_wise(salt, value, SEP))
 
 
-def _encode_name(part: str, names: _Distinct, sex: pa.Array, tok: _Tokens) -> dict[str, pa.Array]:
+def _per_name(transform: Callable[[str], str | None], token: Callable[[str], str]) -> Callable:
+    """A function of "<salt> 0x1F <name>": the token of the salt and the transformed name."""
+
+    def one(salted: str) -> str | None:
+        salt, name = salted.split(SEP, 1)
+        value = transform(name)
+        return None if value is None else token(salt + SEP + value)
+
+    return one
+
+
+def _canonical_given(given: pa.Array, sex: pa.Array) -> pa.Array:
+    """Each row's canonical given name without spaces, computed once per distinct (name, sex)."""
+    pairs = _Distinct.of(pc.binary_join_element_wise(pc.fill_null(sex, ""), given, SEP))
+    return pairs.map(
+        lambda v: canonical_given_name(v.split(SEP, 1)[1], v.split(SEP, 1)[0] or None).replace(
+            " ", ""
+        ),
+        pa.string(),
+    )
+
+
+def _encode_name(
+    part: str, names: pa.Array, salt: pa.Array, tok: _Tokens, canon: pa.Array | None = None
+) -> dict[str, pa.Array]:
+    """Tokens and Bloom filter of a name, each salted with the date of birth.
+
+    Given and family names share their domains, so a given name can be compared with another
+    record's family name (swapped names) under the same date of birth.
+    """
     name_tok, phon_tok, part_tok = tok("name"), tok("name_phonetic"), tok("name_part")
-    phonetic = [_phonetic(u) for u in names.values]
+    salted = _salted(salt, names)
     out = {
-        f"{part}_token": names.map(lambda u: name_tok(u.replace(" ", ""))),
-        f"{part}_phonetic_token": names.rows([p and phon_tok(p) for p in phonetic]),
-        f"{part}_bloom": names.map(tok.bloom, BLOOM_TYPE),
+        f"{part}_token": salted.map(_per_name(lambda u: u.replace(" ", ""), name_tok)),
+        f"{part}_phonetic_token": salted.map(_per_name(_phonetic, phon_tok)),
+        f"{part}_bloom": salted.map(tok.bloom, BLOOM_TYPE),
     }
     if part == "family":
-        out["family_part_tokens"] = names.map(
-            lambda u: list(dict.fromkeys(part_tok(p) for p in u.split())), PARTS_TYPE
+        parts = [_per_name(lambda u, i=i: _part(u, i), part_tok) for i in range(MAX_PARTS)]
+        out["family_part_tokens"] = salted.map(
+            lambda v: list(dict.fromkeys(t for fn in parts if (t := fn(v)) is not None)),
+            PARTS_TYPE,
         )
         return out
-    out["given_first_token"] = names.map(lambda u: part_tok(u.split(" ", 1)[0]))
-    # The canonical form depends on (name, sex): hash each distinct pair once.
-    sex_code = pc.fill_null(pc.index_in(sex, value_set=pa.array(["M", "F"])), -1).to_numpy() + 1
-    codes = names.codes()
-    pair = np.where(codes < 0, -1, codes * 3 + sex_code)
-    pair_codes, pairs = pd.factorize(pair, use_na_sentinel=False)
-    canon_tok, sexes = tok("name_canon"), (None, "M", "F")
-    canon = [
-        None
-        if p < 0
-        else canon_tok(canonical_given_name(names.values[p // 3], sexes[p % 3]).replace(" ", ""))
-        for p in pairs.tolist()
-    ]
-    out["given_canon_token"] = pa.array(canon, type=pa.string()).take(pa.array(pair_codes))
+    out["given_first_token"] = salted.map(_per_name(lambda u: _part(u, 0), part_tok))
+    out["given_canon_token"] = _salted(salt, canon).map(tok("name_canon"))
     return out
 
 
-def _encode_dob(values: pd.Series | None, n: int, tok: _Tokens) -> dict[str, pa.Array]:
-    names = ("dob_token", "dob_swap_token", "dob_ym_token", "dob_md_token", "dob_yd_token",
-             "birth_year_token")  # fmt: skip
+def _part(name: str, i: int) -> str | None:
+    parts = name.split()
+    return parts[i] if i < len(parts) else None
+
+
+def _iso_dates(values: pd.Series | None, n: int) -> pa.Array:
+    """The dates of birth as ISO strings (null where unknown)."""
     if values is None:
-        return {c: pa.nulls(n, pa.string()) for c in names}
+        return pa.nulls(n, pa.string())
     if values.dtype != DATE:
         values, _ = standardise_date(values, "%Y-%m-%d")  # strings or datetimes: ISO dates
-    encoded = pc.dictionary_encode(values.array._pa_array.combine_chunks())
-    d = encoded.dictionary.cast(pa.int32()).to_numpy().astype("datetime64[D]")
-    year = d.astype("datetime64[Y]").astype(np.int64) + 1970
-    month = (d.astype("datetime64[M]") - d.astype("datetime64[Y]")).astype(np.int64) + 1
-    day = (d - d.astype("datetime64[M]")).astype(np.int64) + 1
-    ymd = list(zip(year.tolist(), month.tolist(), day.tolist(), strict=True))
-    dob = tok("dob")
-    distinct = {
-        "dob_token": [dob(f"{y:04d}-{m:02d}-{dd:02d}") for y, m, dd in ymd],
-        # Same domain as dob_token: one record's swap token equals the other's dob token.
-        "dob_swap_token": [
-            dob(f"{y:04d}-{dd:02d}-{m:02d}") if dd <= 12 and dd != m else None for y, m, dd in ymd
-        ],
-    }
-    # A part of the date is shared by many dates: hash each distinct part once.
-    for column, domain, key, text in (
-        ("dob_ym_token", "dob_ym", year * 100 + month, lambda k: f"{k // 100:04d}-{k % 100:02d}"),
-        ("dob_md_token", "dob_md", month * 100 + day, lambda k: f"{k // 100:02d}-{k % 100:02d}"),
-        ("dob_yd_token", "dob_yd", year * 100 + day, lambda k: f"{k // 100:04d}-{k % 100:02d}"),
-        ("birth_year_token", "birth_year", year, lambda k: f"{k:04d}"),
+    return pc.cast(values.array._pa_array.combine_chunks(), pa.string())
+
+
+def _encode_dob(dob: pa.Array, tok: _Tokens) -> dict[str, pa.Array]:
+    """The whole date of birth, and the date with day and month swapped (day ≤ 12)."""
+    fn = tok("dob")
+    dates = _Distinct.of(dob)
+
+    def swapped(iso: str) -> str | None:
+        y, m, d = iso.split("-")
+        return fn(f"{y}-{d}-{m}") if int(d) <= 12 and d != m else None
+
+    return {"dob_token": dates.map(fn), "dob_swap_token": dates.map(swapped)}
+
+
+def _encode_name_dob(
+    canon: pa.Array, family: pa.Array, dob: pa.Array, tok: _Tokens
+) -> dict[str, pa.Array]:
+    """Composites of the whole name and part of the date of birth: near-unique per person, so
+    they leak no frequency, yet they match when one part of a date of birth is wrong."""
+    name = pc.binary_join_element_wise(canon, pc.replace_substring(family, " ", ""), SEP)
+    year, month, day = (pc.utf8_slice_codeunits(dob, a, b) for a, b in ((0, 4), (5, 7), (8, 10)))
+    out = {}
+    for column, parts in (
+        ("name_ym_token", (year, month)),
+        ("name_md_token", (month, day)),
+        ("name_yd_token", (year, day)),
+        ("name_year_token", (year,)),
     ):
-        parts, inverse = np.unique(key, return_inverse=True)
-        fn = tok(domain)
-        hashed = pa.array([fn(text(k)) for k in parts.tolist()], type=pa.string())
-        distinct[column] = hashed.take(pa.array(inverse))
-    return {
-        c: (v if isinstance(v, pa.Array) else pa.array(v, type=pa.string())).take(encoded.indices)
-        for c, v in distinct.items()
-    }
+        domain = column.removesuffix("_token")
+        out[column] = _Distinct.of(pc.binary_join_element_wise(name, *parts, SEP)).map(tok(domain))
+    return out
 
 
 def _encode_postcode(postcodes: _Distinct, tok: _Tokens) -> dict[str, pa.Array]:
-    full, sector = tok("postcode"), tok("postcode_sector")
+    full, sector, district = tok("postcode"), tok("postcode_sector"), tok("postcode_district")
     # A district alone has no full postcode and no sector.
     spaced = [u if " " in u else None for u in postcodes.values]
     return {
@@ -443,4 +562,5 @@ def _encode_postcode(postcodes: _Distinct, tok: _Tokens) -> dict[str, pa.Array]:
         "postcode_sector_token": postcodes.rows(
             [u and sector(u[: u.index(" ") + 2]) for u in spaced]
         ),
+        "postcode_district_token": postcodes.map(lambda u: district(u.split(" ", 1)[0])),
     }

@@ -1,8 +1,11 @@
 """The pseudonymise step: the edge past which no plaintext identifier travels.
 
-Identity fields become keyed encodings; the postcode becomes the neighbourhood, LSOA-like area and
-postcode district, the only geography downstream; the date of birth becomes the age on the
-event's date. Event fields pass through.
+It splits each record in two, joined only by its record pseudonym (the separation principle):
+- linkage/encoded/<source>.parquet, for the linkage unit: the record pseudonym and the keyed
+  encodings, nothing else (no age, sex, date or place);
+- content/<source>.parquet, for analytics: the record pseudonym, the age on the event's date,
+  sex, the geography the postcode gives (neighbourhood, LSOA-like area, district) and the event
+  fields, with any source identifier among them pseudonymised; no identifier, no encoding.
 """
 
 from __future__ import annotations
@@ -19,9 +22,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from placelink.connectors import BATCH_ROWS, in_chunks, is_small_file, read_in_order
-from placelink.encode import OUTPUT_COLUMNS, IdentityEncoder, LinkageKey
+from placelink.encode import (
+    KEY_FINGERPRINT,
+    OUTPUT_COLUMNS,
+    IdentityEncoder,
+    LinkageKey,
+    record_pseudonyms,
+)
 from placelink.errors import PlacelinkError
-from placelink.files import StagedFiles
+from placelink.files import StagedFiles, write_parquet_atomic
 from placelink.settings import Settings
 from placelink.sources import IDENTITY_FIELDS, SourceSpec
 
@@ -38,11 +47,46 @@ class PseudonymiseResult:
     records: int
     months: int
     path: Path
+    content_path: Path
     columns: tuple[str, ...]
+    content_columns: tuple[str, ...]
 
 
 def encoded_path(settings: Settings, source: str) -> Path:
     return settings.encoded / f"{source}.parquet"
+
+
+def content_path(settings: Settings, source: str) -> Path:
+    return settings.content / f"{source}.parquet"
+
+
+def truth_path(settings: Settings, source: str) -> Path:
+    return settings.content / "_truth" / f"{source}.parquet"
+
+
+def pseudonymise_truth(spec: SourceSpec, settings: Settings, key: LinkageKey) -> Path | None:
+    """The synthetic truth of a source keyed by record pseudonym, for evaluating the linkage.
+
+    Only a generated town has one (landing/_truth/truth.csv); its record ids are the source's
+    own, so analytics receives them as pseudonyms like every other record reference.
+    """
+    if not settings.truth_file.exists():
+        return None
+    truth = pacsv.read_csv(
+        settings.truth_file,
+        convert_options=pacsv.ConvertOptions(column_types={"record_id": pa.string()}),
+    )
+    truth = truth.filter(pc.equal(truth.column("source"), spec.name))
+    ids = truth.column("record_id").combine_chunks()
+    truth = truth.set_column(
+        truth.schema.get_field_index("record_id"),
+        "record_id",
+        record_pseudonyms(key, spec.name, ids),
+    )
+    path = truth_path(settings, spec.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomic(truth, path)
+    return path
 
 
 def load_postcode_lookup(settings: Settings) -> pa.Table:
@@ -81,20 +125,35 @@ def pseudonymise_source(
             yield _conform(batch, schema)
 
     encoder = IdentityEncoder(key)
-    records, columns = 0, ()
+    records, columns, content_columns = 0, (), ()
+    metadata = {KEY_FINGERPRINT: key.fingerprint}
     with StagedFiles() as staged:
-        out = staged.parquet(path, no_statistics=OUTPUT_COLUMNS)
-        for chunk in in_chunks(read_in_order(files, read, is_small_file), CHUNK_ROWS):
-            table = pa.Table.from_batches([batch for _, batch in chunk]).combine_chunks()
-            encoded = _encode_chunk(spec, table, encoder, lookup)
+        out = staged.parquet(path, no_statistics=("record_id", *OUTPUT_COLUMNS))
+        content = staged.parquet(content_path(settings, spec.name))
+        chunks = in_chunks(read_in_order(files, read, is_small_file), CHUNK_ROWS)
+        tables = (pa.Table.from_batches([b for _, b in chunk]).combine_chunks() for chunk in chunks)
+        for table in tables:
+            encoded, attributes = _encode_chunk(spec, table, encoder, key, lookup)
             out.write(encoded)
-            records, columns = records + encoded.num_rows, tuple(encoded.column_names)
-        if not columns:  # not one valid row in any month: the file still has its columns
-            encoded = _encode_chunk(spec, schema.empty_table(), encoder, lookup)
+            content.write(attributes)
+            records += encoded.num_rows
+            columns, content_columns = tuple(encoded.column_names), tuple(attributes.column_names)
+        if not columns:  # not one valid row in any month: the files still have their columns
+            encoded, attributes = _encode_chunk(spec, schema.empty_table(), encoder, key, lookup)
             out.write(encoded)
-            columns = tuple(encoded.column_names)
-        out.close()
-    return PseudonymiseResult(spec.name, records, len(files), path, columns)
+            content.write(attributes)
+            columns, content_columns = tuple(encoded.column_names), tuple(attributes.column_names)
+        out.close(metadata)
+        content.close(metadata)
+    return PseudonymiseResult(
+        spec.name,
+        records,
+        len(files),
+        path,
+        content_path(settings, spec.name),
+        columns,
+        content_columns,
+    )
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
@@ -109,23 +168,40 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 
 
 def _encode_chunk(
-    spec: SourceSpec, table: pa.Table, encoder: IdentityEncoder, lookup: pa.Table
-) -> pa.Table:
+    spec: SourceSpec, table: pa.Table, encoder: IdentityEncoder, key: LinkageKey, lookup: pa.Table
+) -> tuple[pa.Table, pa.Table]:
+    """(the linkage zone's rows, the content zone's rows) for a chunk of standardised rows."""
     identity = table.select(list(IDENTITY_FIELDS)).to_pandas(types_mapper=pd.ArrowDtype)
     encoded = pa.Table.from_pandas(encoder(identity), preserve_index=False)
+    pseudonym = record_pseudonyms(key, spec.name, table.column("record_id").combine_chunks())
+    source = pa.array([spec.name] * table.num_rows, pa.string())
+    linkage = pa.table(
+        {
+            "source": source,
+            "record_id": pseudonym,
+            **dict(zip(encoded.column_names, encoded.columns, strict=True)),
+        }
+    )
     geography = postcode_geography(table.column("postcode"), lookup)
     events = table.drop_columns(list(IDENTITY_FIELDS))
-    return pa.table(
+    for name in spec.pseudonymise:  # a source's own identifiers: pseudonyms in their domain
+        values = events.column(name).combine_chunks()
+        events = events.set_column(
+            events.schema.get_field_index(name),
+            name,
+            record_pseudonyms(key, f"{spec.name}.{name}", values),
+        )
+    content = pa.table(
         {
-            "source": pa.array([spec.name] * table.num_rows, pa.string()),
-            "record_id": table.column("record_id"),
-            **dict(zip(encoded.column_names, encoded.columns, strict=True)),
+            "source": source,
+            "record_id": pseudonym,
             **dict(zip(geography.column_names, geography.columns, strict=True)),
             "age_at_event": age_at(table.column("date_of_birth"), table.column(spec.event_start)),
             "sex": table.column("sex"),
             **dict(zip(events.column_names, events.columns, strict=True)),
         }
     )
+    return linkage, content
 
 
 def postcode_geography(postcode: pa.ChunkedArray | pa.Array, lookup: pa.Table) -> pa.Table:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from placelink.errors import ConfigError
@@ -17,8 +17,10 @@ class Settings:
     home: Path
     sources_file: Path
     warehouse_url: str
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
     secret_file: Path | None = None
+    release_key: str | None = field(default=None, repr=False)
+    release_key_file: Path | None = None
     env: str = "development"
     link_backend: str = "duckdb"
     sdc_threshold: int = 8
@@ -40,6 +42,7 @@ class Settings:
             f"duckdb:///{home_path / 'warehouse' / 'placelink.duckdb'}"
         )
         secret_file = env.get("PLACELINK_SECRET_FILE")
+        release_file = env.get("PLACELINK_RELEASE_KEY_FILE")
         run_env = env.get("PLACELINK_ENV", "development")
         if run_env not in ("development", "production", "test"):
             raise ConfigError(
@@ -54,6 +57,8 @@ class Settings:
             warehouse_url=warehouse,
             secret=env.get("PLACELINK_SECRET") or None,
             secret_file=Path(secret_file) if secret_file else None,
+            release_key=env.get("PLACELINK_RELEASE_KEY") or None,
+            release_key_file=Path(release_file) if release_file else None,
             env=run_env,
             link_backend=backend,
             sdc_threshold=_int(env, "PLACELINK_SDC_THRESHOLD", 8),
@@ -94,6 +99,19 @@ class Settings:
     @property
     def encoded(self) -> Path:
         return self.linkage / "encoded"
+
+    @property
+    def content(self) -> Path:
+        """Analytics' input: record pseudonym and non-identifying fields, per source."""
+        return self.home / "content"
+
+    @property
+    def release_key_path(self) -> Path:
+        return self.warehouse / "release_key"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse"
 
     @property
     def published(self) -> Path:

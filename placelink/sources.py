@@ -50,6 +50,9 @@ class SourceSpec:
     sex_map: dict[str, str] = field(default_factory=dict)
     description: str = ""
     quarantine_on: frozenset[str] = frozenset()
+    pseudonymise: frozenset[str] = frozenset()
+    """Kept fields that are identifiers of the source's own (a claim id, a case number): they
+    reach analytics only as keyed pseudonyms, like record_id."""
 
     @property
     def required_columns(self) -> tuple[str, ...]:
@@ -101,6 +104,9 @@ def _parse_source(path: Path, entry: Any) -> SourceSpec:
     keep = tuple(str(c) for c in entry.get("keep") or ())
     if event.get("start") not in keep:
         raise ConfigError(f"{where}: event.start must name a kept field")
+    pseudonymise = frozenset(str(c) for c in entry.get("pseudonymise") or ())
+    if not pseudonymise <= set(keep):
+        raise ConfigError(f"{where}: pseudonymise must name kept fields")
     return SourceSpec(
         name=name,
         service=service,
@@ -115,4 +121,5 @@ def _parse_source(path: Path, entry: Any) -> SourceSpec:
         sex_map={str(k): str(v) for k, v in (entry.get("sex_map") or {}).items()},
         description=str(entry.get("description", "")),
         quarantine_on=frozenset(str(c) for c in entry.get("quarantine_on") or ()),
+        pseudonymise=pseudonymise,
     )

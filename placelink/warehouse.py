@@ -1,11 +1,16 @@
 """The warehouse: raw tables the SQL models read, loaded through SQLAlchemy.
 
-Only pseudonymised data arrives here: the encodings are dropped, and each record carries the
-person_id that linkage gave it. DuckDB loads Arrow directly; PostgreSQL loads through COPY.
+The analytics role's first step. It reads content/ (record pseudonyms and non-identifying
+fields) and linkage/record_links.parquet, never an encoding or a key but the release key, and
+gives each record the person id analysts see: HMAC(release key, internal person id), so two
+projects with different release keys cannot join their extracts. DuckDB loads Arrow directly;
+PostgreSQL loads through COPY.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +21,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from placelink.encode import LinkageKey
 from placelink.errors import PlacelinkError
+from placelink.link.quality import linkage_quality
 from placelink.settings import Settings
 
-ENCODING_SUFFIXES = ("_token", "_tokens", "_bloom")
 COPY_BATCH_ROWS = 100_000
+QUALITY_ATTRIBUTES = ["source", "record_id", "age_at_event", "sex", "imd_decile"]
 
 
 @dataclass(frozen=True)
@@ -108,11 +115,27 @@ def _load_postgres(engine: sa.Engine, name: str, table: pa.Table) -> None:
                 copy.write(buffer.getvalue())
 
 
-def raw_source_table(encoded_file: Path, record_links: pd.DataFrame) -> pa.Table:
-    """A source's encoded records without their encodings, each with its person_id."""
-    table = pq.read_table(encoded_file)
-    keep = [c for c in table.column_names if not c.endswith(ENCODING_SUFFIXES)]
-    frame = table.select(keep).to_pandas()
+def release_person_ids(person_ids: pd.Series, release_key: LinkageKey) -> pd.Series:
+    """The person id analysts see: the first 63 bits of HMAC(release key, internal id).
+
+    Stable for one release key across runs (the internal ids are), unrelated under another key;
+    63 bits keep it a positive int64, and a collision among even 10^7 persons has a chance
+    below 10^-5.
+    """
+    distinct = pd.unique(person_ids.dropna())
+    mapped = {
+        p: int.from_bytes(
+            hmac.new(release_key.secret, str(int(p)).encode(), hashlib.sha256).digest()[:8], "big"
+        )
+        >> 1
+        for p in distinct.tolist()
+    }
+    return person_ids.map(mapped).astype("Int64")
+
+
+def raw_source_table(content_file: Path, record_links: pd.DataFrame) -> pa.Table:
+    """A source's content with each record's release person id first."""
+    frame = pq.read_table(content_file).to_pandas()
     frame = frame.merge(
         record_links[["source", "record_id", "person_id"]], on=["source", "record_id"], how="left"
     )
@@ -123,21 +146,33 @@ def raw_source_table(encoded_file: Path, record_links: pd.DataFrame) -> pa.Table
 def load_warehouse(
     engine: sa.Engine,
     settings: Settings,
-    encoded_files: dict[str, Path],
+    content_files: dict[str, Path],
     record_links: Path,
-    linkage_quality: Path,
+    release_key: LinkageKey,
+    truth_files: list[Path] = (),
 ) -> list[LoadResult]:
     """Load raw_<source>, raw_record_links, raw_linkage_quality, raw_population and
-    raw_neighbourhoods."""
+    raw_neighbourhoods, every person id a release id."""
     links = pd.read_parquet(record_links)
+    attributes = pd.concat(
+        [pd.read_parquet(f, columns=QUALITY_ATTRIBUTES) for f in content_files.values()],
+        ignore_index=True,
+    )
+    truth = pd.concat([pd.read_parquet(f) for f in truth_files]) if truth_files else None
+    quality = linkage_quality(links, attributes, truth)
+    links["person_id"] = release_person_ids(links["person_id"], release_key)
     results = [
         load_arrow(engine, f"raw_{source}", raw_source_table(path, links))
-        for source, path in encoded_files.items()
+        for source, path in content_files.items()
     ]
     results.append(
         load_arrow(engine, "raw_record_links", pa.Table.from_pandas(links, preserve_index=False))
     )
-    results.append(load_arrow(engine, "raw_linkage_quality", pq.read_table(linkage_quality)))
+    results.append(
+        load_arrow(
+            engine, "raw_linkage_quality", pa.Table.from_pandas(quality, preserve_index=False)
+        )
+    )
     population = pd.read_csv(settings.reference / "population.csv")
     results.append(
         load_arrow(engine, "raw_population", pa.Table.from_pandas(population, preserve_index=False))

@@ -1,4 +1,8 @@
-"""The link step: Splink over every source's encodings, then the stable person index."""
+"""The link step: Splink over every source's encodings, then the stable person index.
+
+The linkage unit's step: it reads linkage/encoded (record pseudonyms and encodings) and nothing
+else, holds no key, and writes record pseudonym → internal person id.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from placelink.errors import ConfigError
 from placelink.files import write_parquet_atomic
 from placelink.link.person_index import assign_person_ids, sources_per_person
 from placelink.link.predict import link_encoded
-from placelink.link.quality import linkage_quality
 from placelink.settings import Settings
 
 
@@ -26,6 +29,7 @@ class LinkageResult:
     pairs_matched: int
     trained: bool
     threshold: float
+    key_fingerprint: str
     record_links: Path
     person_index: Path
     model: Path
@@ -37,10 +41,6 @@ def record_links_path(settings: Settings) -> Path:
 
 def person_index_path(settings: Settings) -> Path:
     return settings.linkage / "person_index.parquet"
-
-
-def linkage_quality_path(settings: Settings) -> Path:
-    return settings.linkage / "linkage_quality.parquet"
 
 
 def model_path(settings: Settings) -> Path:
@@ -65,18 +65,6 @@ def run_linkage(
     links, index = assign_person_ids(clustering.records, run_id, *previous)
     write_parquet_atomic(pa.Table.from_pandas(links, preserve_index=False), links_file)
     write_parquet_atomic(pa.Table.from_pandas(index, preserve_index=False), index_file)
-    attributes = pd.concat(
-        [
-            pd.read_parquet(f, columns=["source", "record_id", "age_at_event", "sex", "imd_decile"])
-            for f in encoded_files
-        ],
-        ignore_index=True,
-    )
-    truth = pd.read_csv(settings.truth_file, dtype=str) if settings.truth_file.exists() else None
-    quality = linkage_quality(links, attributes, truth)
-    write_parquet_atomic(
-        pa.Table.from_pandas(quality, preserve_index=False), linkage_quality_path(settings)
-    )
     sources = sources_per_person(links)
     return LinkageResult(
         records=len(links),
@@ -87,6 +75,7 @@ def run_linkage(
         pairs_matched=clustering.pairs_matched,
         trained=clustering.trained,
         threshold=clustering.threshold,
+        key_fingerprint=clustering.key_fingerprint,
         record_links=links_file,
         person_index=index_file,
         model=model_path(settings),

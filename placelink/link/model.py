@@ -4,6 +4,11 @@ Each comparison is built from equality of keyed tokens (which keyed hashing pres
 similarity of keyed Bloom filters (which approximates bigram similarity of the names), so the
 model sees typos, nicknames, swapped names, transposed dates and stale postcodes without ever
 holding a name, date or postcode.
+
+Name encodings are salted with the date of birth (placelink.encode), so two records' names can
+be compared only when their dates of birth agree: otherwise the name comparisons take their null
+level (no evidence either way) and the date-of-birth comparison carries the name instead, through
+the composites of the whole name with part of the date.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from placelink.encode import OUTPUT_COLUMNS
 UNIQUE_ID = "profile_id"
 
 # Columns that identify a profile: one row per distinct encoded identity.
-PROFILE_COLUMNS = (*OUTPUT_COLUMNS, "postcode_district", "sex")
+PROFILE_COLUMNS = OUTPUT_COLUMNS
+
+# Names salted with different dates of birth cannot be compared: no evidence either way.
+DOB_DIFFERS = "dob_token_l IS DISTINCT FROM dob_token_r"
 
 
 def _dice(column: str) -> str:
@@ -49,7 +57,11 @@ def _given_name() -> dict[str, Any]:
         "output_column_name": "given_name",
         "comparison_description": "given name tokens, canonical form, phonetics and Bloom Dice",
         "comparison_levels": [
-            _level("given_token_l IS NULL OR given_token_r IS NULL", "null", null=True),
+            _level(
+                f"given_token_l IS NULL OR given_token_r IS NULL OR {DOB_DIFFERS}",
+                "null, or dates of birth differ",
+                null=True,
+            ),
             _level("given_token_l = given_token_r", "exact"),
             _level(
                 "given_token_l = family_token_r AND family_token_l = given_token_r",
@@ -69,7 +81,11 @@ def _family_name() -> dict[str, Any]:
         "output_column_name": "family_name",
         "comparison_description": "family name tokens, shared parts, phonetics and Bloom Dice",
         "comparison_levels": [
-            _level("family_token_l IS NULL OR family_token_r IS NULL", "null", null=True),
+            _level(
+                f"family_token_l IS NULL OR family_token_r IS NULL OR {DOB_DIFFERS}",
+                "null, or dates of birth differ",
+                null=True,
+            ),
             _level("family_token_l = family_token_r", "exact"),
             _level(
                 "given_token_l = family_token_r AND family_token_l = given_token_r",
@@ -87,7 +103,10 @@ def _family_name() -> dict[str, Any]:
 def _date_of_birth() -> dict[str, Any]:
     return {
         "output_column_name": "date_of_birth",
-        "comparison_description": "date of birth tokens: exact, day and month swapped, two parts",
+        "comparison_description": (
+            "date of birth: exact, day and month swapped, or (with the same whole name) one part "
+            "wrong or only the year the same"
+        ),
         "comparison_levels": [
             _level("dob_token_l IS NULL OR dob_token_r IS NULL", "null", null=True),
             _level("dob_token_l = dob_token_r", "exact"),
@@ -96,11 +115,11 @@ def _date_of_birth() -> dict[str, Any]:
                 "day and month swapped",
             ),
             _level(
-                "dob_ym_token_l = dob_ym_token_r OR dob_md_token_l = dob_md_token_r "
-                "OR dob_yd_token_l = dob_yd_token_r",
-                "two of three parts",
+                "name_ym_token_l = name_ym_token_r OR name_md_token_l = name_md_token_r "
+                "OR name_yd_token_l = name_yd_token_r",
+                "same name, two of three parts",
             ),
-            _level("birth_year_token_l = birth_year_token_r", "same year"),
+            _level("name_year_token_l = name_year_token_r", "same name and year"),
             _level("ELSE", "else"),
         ],
     }
@@ -111,10 +130,14 @@ def _postcode() -> dict[str, Any]:
         "output_column_name": "postcode",
         "comparison_description": "postcode: full, sector, district",
         "comparison_levels": [
-            _level("postcode_district_l IS NULL OR postcode_district_r IS NULL", "null", null=True),
+            _level(
+                "postcode_district_token_l IS NULL OR postcode_district_token_r IS NULL",
+                "null",
+                null=True,
+            ),
             _level("postcode_token_l = postcode_token_r", "exact"),
             _level("postcode_sector_token_l = postcode_sector_token_r", "same sector"),
-            _level("postcode_district_l = postcode_district_r", "same district"),
+            _level("postcode_district_token_l = postcode_district_token_r", "same district"),
             _level("ELSE", "else"),
         ],
     }
@@ -126,11 +149,12 @@ BLOCKING_RULES = (
     "l.dob_token = r.dob_token AND l.family_phonetic_token = r.family_phonetic_token",
     "l.dob_token = r.dob_token AND l.given_canon_token = r.given_canon_token",
     "l.dob_token = r.dob_token AND l.postcode_sector_token = r.postcode_sector_token",
-    "l.given_canon_token = r.given_canon_token AND l.family_token = r.family_token",
-    "l.given_phonetic_token = r.given_phonetic_token AND l.family_phonetic_token = "
-    "r.family_phonetic_token AND l.postcode_district = r.postcode_district",
-    "l.dob_swap_token = r.dob_token AND l.family_phonetic_token = r.family_phonetic_token",
-    "l.postcode_token = r.postcode_token AND l.dob_ym_token = r.dob_ym_token",
+    "l.dob_token = r.dob_token AND l.given_phonetic_token = r.family_phonetic_token",
+    "l.name_ym_token = r.name_ym_token",
+    "l.name_md_token = r.name_md_token",
+    "l.name_yd_token = r.name_yd_token",
+    "l.name_year_token = r.name_year_token",
+    "l.dob_swap_token = r.dob_token",
 )
 
 # Rules that admit almost no false matches, for the prior (probability two records match).
@@ -143,8 +167,8 @@ DETERMINISTIC_RULES = (
 
 # EM sessions: each blocks on some comparisons and so trains the others.
 TRAINING_BLOCKS = (
-    "l.dob_token = r.dob_token AND l.postcode_district = r.postcode_district",
-    "l.given_canon_token = r.given_canon_token AND l.family_token = r.family_token",
+    "l.dob_token = r.dob_token AND l.postcode_district_token = r.postcode_district_token",
+    "l.nhs_token = r.nhs_token",
 )
 
 
@@ -161,7 +185,6 @@ def splink_settings() -> dict[str, Any]:
             _family_name(),
             _date_of_birth(),
             _postcode(),
-            _exact("sex", "recorded sex"),
         ],
         "blocking_rules_to_generate_predictions": [
             {"blocking_rule": rule} for rule in BLOCKING_RULES

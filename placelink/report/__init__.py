@@ -23,7 +23,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: E402
 
 from placelink import __version__  # noqa: E402
-from placelink.encode import load_key  # noqa: E402
+from placelink.encode import file_key_fingerprint  # noqa: E402
 from placelink.expectations import read_result  # noqa: E402
 from placelink.files import write_text_atomic  # noqa: E402
 from placelink.link import person_index_path, record_links_path
@@ -57,7 +57,7 @@ def build_report(settings: Settings) -> ReportResult:
         .render(
             generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             version=__version__,
-            fingerprint=load_key(settings).fingerprint,
+            fingerprint=_key_fingerprint(settings),
             sources=sources,
             linkage=linkage,
             tables=tables,
@@ -69,6 +69,12 @@ def build_report(settings: Settings) -> ReportResult:
     )
     path = write_text_atomic(html, settings.reports / "quality" / "index.html")
     return ReportResult(path, len(sources), len(tables), checks_failed)
+
+
+def _key_fingerprint(settings: Settings) -> str:
+    """The key's fingerprint as the content files carry it: the report needs no key."""
+    fingerprints = {file_key_fingerprint(f) or "none" for f in settings.content.glob("*.parquet")}
+    return ", ".join(sorted(fingerprints)) or "none (nothing pseudonymised yet)"
 
 
 def _source_section(settings: Settings, spec) -> dict:

@@ -9,7 +9,9 @@ import pytest
 
 from pipelines.definitions import build_definitions
 from placelink.cli import main
+from placelink.encode import init_keys
 from placelink.generate import generate
+from placelink.settings import Settings
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "asset_graph.txt"
 SOURCES = ("health_apc", "health_ecds", "social_care", "housing", "benefits")
@@ -70,6 +72,7 @@ def test_jobs_schedules_and_sensors_resolve():
 @pytest.fixture
 def small_town(tmp_path) -> Path:
     generate(tmp_path, people=1500, months=2, seed=3)
+    init_keys(Settings.from_env(environ={}, home=tmp_path))
     return tmp_path
 
 
@@ -129,9 +132,26 @@ def test_production_without_a_key_refuses_to_start_naming_the_variable(
     monkeypatch.setenv("PLACELINK_ENV", "production")
     monkeypatch.delenv("PLACELINK_SECRET", raising=False)
     monkeypatch.delenv("PLACELINK_SECRET_FILE", raising=False)
+    key_file = small_town / "secure" / "key"
+    before = key_file.read_bytes()
     code = main(["run", "--home", str(small_town)])
     err = capsys.readouterr().err
     assert code == 2
     assert "PLACELINK_SECRET" in err
-    assert not (small_town / "secure").exists()
+    assert key_file.read_bytes() == before  # production reads no key file, and makes none
     assert not (small_town / "dagster").exists()
+
+
+def test_a_home_without_keys_stops_and_names_placelink_init(tmp_path, capsys):
+    generate(tmp_path, people=200, months=1, seed=3)
+    for argv in (["run"], ["run", "--from", "models"], ["init"]):
+        code = main([*argv, "--home", str(tmp_path)])
+        err = capsys.readouterr().err
+        if argv == ["init"]:
+            assert code == 0
+        else:
+            assert code == 2 and "placelink init" in err, err
+            assert not (tmp_path / "secure" / "key").exists()
+            assert not (tmp_path / "warehouse" / "release_key").exists()
+    assert (tmp_path / "secure" / "key").exists()
+    assert (tmp_path / "warehouse" / "release_key").exists()

@@ -89,17 +89,37 @@ def test_production_refuses_without_a_key(tmp_path):
     assert not (tmp_path / "secure").exists()
 
 
-def test_development_key_is_created_once_with_mode_0600(tmp_path):
-    first = e.load_key(_settings(tmp_path))
-    path = tmp_path / "secure" / "key"
-    assert first.created and len(first.secret) == 32
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    second = e.load_key(_settings(tmp_path))
-    assert not second.created and second.secret == first.secret
-    assert second.fingerprint == first.fingerprint
+def test_no_step_makes_a_key_only_init_does(tmp_path):
+    settings = _settings(tmp_path)
+    for load in (e.load_key, e.load_release_key):
+        with pytest.raises(ConfigError, match="placelink init"):
+            load(settings)
+    assert not (tmp_path / "secure").exists() and not (tmp_path / "warehouse").exists()
+    made = e.init_keys(settings)
+    assert len(made) == 2 and all(k.created and len(k.secret) == 32 for k in made)
+    for path in (tmp_path / "secure" / "key", tmp_path / "warehouse" / "release_key"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert e.init_keys(settings) == []  # a second init keeps both
+    provider, release = e.load_key(settings), e.load_release_key(settings)
+    assert provider.secret == made[0].secret and release.secret == made[1].secret
+    assert provider.fingerprint != release.fingerprint
+
+
+def test_init_in_production_makes_no_key(tmp_path):
+    with pytest.raises(ConfigError, match="PLACELINK_SECRET"):
+        e.init_keys(_settings(tmp_path, PLACELINK_ENV="production"))
+    assert not (tmp_path / "secure").exists()
+
+
+def test_settings_repr_never_shows_a_secret(tmp_path):
+    secret, release = "ab" * 32, "cd" * 32
+    settings = _settings(tmp_path, PLACELINK_SECRET=secret, PLACELINK_RELEASE_KEY=release)
+    assert secret not in repr(settings) and release not in repr(settings)
+    assert settings.secret == secret and settings.release_key == release
 
 
 def test_fingerprint_and_repr_never_show_the_key(tmp_path):
+    e.init_keys(_settings(tmp_path))
     key = e.load_key(_settings(tmp_path))
     assert re.fullmatch(r"[0-9a-f]{16}", key.fingerprint)
     assert key.fingerprint not in key.secret.hex()
@@ -230,12 +250,51 @@ def test_date_of_birth_tokens():
     assert out["dob_swap_token"].iloc[0] == out["dob_token"].iloc[1]
     assert out["dob_swap_token"].iloc[1] == out["dob_token"].iloc[0]
     assert out["dob_swap_token"].isna().tolist() == [False, False, True, True, True]
-    assert out["dob_ym_token"].iloc[0] == out["dob_ym_token"].iloc[2]  # one wrong day
-    assert out["dob_md_token"].iloc[0] != out["dob_md_token"].iloc[2]
-    assert out["birth_year_token"].nunique() == 1
     assert out["dob_token"].nunique() == 4
     expected = hmac.new(KEY.secret, b"dob\x1f1980-03-04", hashlib.sha256).hexdigest()[:32]
     assert out["dob_token"].iloc[0] == expected
+    assert not any(c.startswith(("dob_ym", "dob_md", "dob_yd", "birth_year")) for c in out)
+
+
+def test_names_are_salted_with_the_date_of_birth():
+    """The same name under two dates of birth shares no token and no Bloom bit pattern."""
+    dobs = [dt.date(1980, 3, 4), dt.date(1980, 3, 4), dt.date(1981, 3, 4)]
+    out = e.encode_identities(
+        _table(given_name=["JOHN"] * 3, family_name=["SMITH"] * 3, date_of_birth=dobs), KEY
+    )
+    salted = [c for c in e.OUTPUT_COLUMNS if c.startswith(("given", "family"))]
+    for column in salted:
+        assert out[column].iloc[0] == out[column].iloc[1], column
+        assert out[column].iloc[0] != out[column].iloc[2], column
+    assert e.dice(out["given_bloom"].iloc[0], out["given_bloom"].iloc[2]) < 0.5
+
+
+def test_name_and_date_composites_survive_one_wrong_part():
+    dobs = [dt.date(1980, 3, 4), dt.date(1980, 3, 5), dt.date(1981, 3, 4), dt.date(1980, 4, 4)]
+    out = e.encode_identities(
+        _table(
+            given_name=["BILL", "WILLIAM", "BILL", "BILL"],
+            family_name=["SMITH"] * 4,
+            sex=["M"] * 4,
+            date_of_birth=dobs,
+        ),  # fmt: skip
+        KEY,
+    )
+    assert out["name_ym_token"].iloc[0] == out["name_ym_token"].iloc[1]  # day wrong, nickname
+    assert out["name_md_token"].iloc[0] == out["name_md_token"].iloc[2]  # year wrong
+    assert out["name_yd_token"].iloc[0] == out["name_yd_token"].iloc[3]  # month wrong
+    assert out["name_year_token"].iloc[[0, 1, 3]].nunique() == 1
+    assert out["name_ym_token"].nunique() == 3
+
+
+def test_record_pseudonyms_are_keyed_per_source_and_hide_the_id():
+    ids = pa.array(["A1", "A2", "A1", None])
+    first = e.record_pseudonyms(KEY, "housing", ids).to_pylist()
+    assert first[0] == first[2] and first[0] != first[1] and first[3] is None
+    assert first[0] != e.record_pseudonyms(KEY, "benefits", ids).to_pylist()[0]
+    assert first[0] != e.record_pseudonyms(OTHER_KEY, "housing", ids).to_pylist()[0]
+    token = e.encode_identities(_table(nhs_number=["A1"]), KEY)["nhs_token"].iloc[0]
+    assert "A1" not in first[0] and first[0] != token
 
 
 def test_date_of_birth_as_strings_or_dates():
