@@ -23,6 +23,7 @@ from placelink.errors import PlacelinkError
 from placelink.files import write_text_atomic
 from placelink.settings import Settings
 from placelink.sources import load_sources
+from placelink.zones import apply_zone_modes
 
 STEPS = {  # each step of `--from` / `--until`, its asset groups, and the role that runs it
     "pull": ["pull"],
@@ -50,7 +51,8 @@ class RunSummary:
 
     def render(self) -> str:
         console = Console(record=True, width=100, file=io.StringIO())
-        console.print(f"run {self.run_id}: months {self.months[0]} to {self.months[-1]}")
+        period = f": months {self.months[0]} to {self.months[-1]}" if self.months else ""
+        console.print(f"run {self.run_id}{period}")
         if self.sources:
             table = Table("source", "rows in", "valid", "quarantined", "reconciles")
             for s in self.sources:
@@ -106,8 +108,8 @@ def run_pipeline(
     if "models" in steps:
         load_release_key(settings)
     specs = load_sources(settings.sources_file)
-    months = landed_months(specs, settings.home)
-    if not months:
+    months = landed_months(specs, settings.home) if "pull" in steps else []
+    if "pull" in steps and not months:
         raise PlacelinkError(
             f"{settings.landing}: no extracts have landed (run `placelink generate`)"
         )
@@ -124,7 +126,9 @@ def run_pipeline(
             tags={
                 "dagster/asset_partition_range_start": months[0],
                 "dagster/asset_partition_range_end": months[-1],
-            },
+            }
+            if months
+            else {},
             run_config={
                 **RunConfig(ops=ops).to_config_dict(),
                 # The summary speaks for the run here; every event is kept for the UI.
@@ -160,6 +164,7 @@ def run_pipeline(
         json.dumps(asdict(summary), indent=2, default=str),
         settings.reports / "runs" / f"{summary.run_id}.json",
     )
+    apply_zone_modes(settings)
     return summary
 
 

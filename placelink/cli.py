@@ -93,8 +93,10 @@ def _positive(text: str) -> int:
 
 def _init(args: argparse.Namespace, settings: Settings) -> int:
     from placelink.encode import init_keys, load_key, load_release_key
+    from placelink.zones import apply_zone_modes
 
     made = {key.fingerprint for key in init_keys(settings)}
+    apply_zone_modes(settings)
     for role, key in (("provider", load_key(settings)), ("release", load_release_key(settings))):
         state = "made" if key.fingerprint in made else "in place"
         print(f"{role} key {state}: {key.source} (fingerprint {key.fingerprint})")

@@ -10,8 +10,9 @@ It splits each record in two, joined only by its record pseudonym (the separatio
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
 
@@ -31,6 +32,7 @@ from placelink.encode import (
 )
 from placelink.errors import PlacelinkError
 from placelink.files import StagedFiles, write_parquet_atomic
+from placelink.pull import RECONCILIATION_KEY, PullResult, read_reconciliation
 from placelink.settings import Settings
 from placelink.sources import IDENTITY_FIELDS, SourceSpec
 
@@ -58,6 +60,12 @@ def encoded_path(settings: Settings, source: str) -> Path:
 
 def content_path(settings: Settings, source: str) -> Path:
     return settings.content / f"{source}.parquet"
+
+
+def content_reconciliation(path: Path) -> list[PullResult]:
+    """The pull's reconciliation of every month a content file holds."""
+    metadata = pq.ParquetFile(path).metadata.metadata or {}
+    return [PullResult(**r) for r in json.loads(metadata.get(RECONCILIATION_KEY.encode(), b"[]"))]
 
 
 def truth_path(settings: Settings, source: str) -> Path:
@@ -127,6 +135,8 @@ def pseudonymise_source(
     encoder = IdentityEncoder(key)
     records, columns, content_columns = 0, (), ()
     metadata = {KEY_FINGERPRINT: key.fingerprint}
+    # The months' reconciliation travels with the content, so the report never opens secure/.
+    reconciliation = [asdict(read_reconciliation(f)) for f in files]
     with StagedFiles() as staged:
         out = staged.parquet(path, no_statistics=("record_id", *OUTPUT_COLUMNS))
         content = staged.parquet(content_path(settings, spec.name))
@@ -144,7 +154,7 @@ def pseudonymise_source(
             content.write(attributes)
             columns, content_columns = tuple(encoded.column_names), tuple(attributes.column_names)
         out.close(metadata)
-        content.close(metadata)
+        content.close({**metadata, RECONCILIATION_KEY: json.dumps(reconciliation)})
     return PseudonymiseResult(
         spec.name,
         records,

@@ -28,7 +28,8 @@ from placelink.expectations import read_result  # noqa: E402
 from placelink.files import write_text_atomic  # noqa: E402
 from placelink.link import person_index_path, record_links_path
 from placelink.link.person_index import sources_per_person  # noqa: E402
-from placelink.pull import add_up, read_reconciliation  # noqa: E402
+from placelink.pseudonymise import content_path, content_reconciliation  # noqa: E402
+from placelink.pull import add_up  # noqa: E402
 from placelink.settings import Settings  # noqa: E402
 from placelink.sources import load_sources  # noqa: E402
 
@@ -78,8 +79,8 @@ def _key_fingerprint(settings: Settings) -> str:
 
 
 def _source_section(settings: Settings, spec) -> dict:
-    files = sorted((settings.standardised / spec.name).glob("*.parquet"))
-    totals = add_up([read_reconciliation(f) for f in files])
+    content = content_path(settings, spec.name)
+    totals = add_up(content_reconciliation(content) if content.exists() else [])
     validations = sorted((settings.reports / "validations" / spec.name).glob("*.json"))
     results = [read_result(v) for v in validations]
     failed = [(v.stem, r) for v, r in zip(validations, results, strict=True) if not r.success]
