@@ -83,9 +83,20 @@ class RunSummary:
         return console.export_text()
 
 
+INSTANCE_CONFIG = "telemetry:\n  enabled: false\n"
+
+
+def prepare_dagster_home(settings: Settings) -> None:
+    """The instance folder, with telemetry off: no usage data leaves the safe setting."""
+    settings.dagster_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    config = settings.dagster_home / "dagster.yaml"
+    if not config.exists():
+        write_text_atomic(INSTANCE_CONFIG, config)
+
+
 def open_instance(settings: Settings) -> DagsterInstance:
     """The data home's own Dagster instance (what `placelink ui` shows)."""
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    prepare_dagster_home(settings)
     return DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
 
 

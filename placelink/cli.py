@@ -195,7 +195,9 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ui(args: argparse.Namespace, settings: Settings) -> int:
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    from pipelines.run import prepare_dagster_home
+
+    prepare_dagster_home(settings)
     env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)}
     env["PLACELINK_HOME"] = str(settings.home)
     command = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"]

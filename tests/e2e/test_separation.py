@@ -155,3 +155,12 @@ def test_zone_folders_keep_identifiers_from_the_group(roles):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o750, folder
         for f in folder.rglob("*.parquet"):
             assert stat.S_IMODE(f.stat().st_mode) == 0o640, f
+
+
+def test_the_instance_placelink_creates_sends_no_telemetry(roles):
+    from pipelines.run import open_instance
+
+    _, (linkage, _), (analytics, _) = roles
+    for settings in (linkage, analytics):
+        with open_instance(settings) as instance:
+            assert instance.telemetry_enabled is False
