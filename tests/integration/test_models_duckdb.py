@@ -50,9 +50,9 @@ def test_key_columns_are_unique_and_not_null(warehouse):
     for name, model in project.models.items():
         df = table(warehouse, name)
         for column in model.columns.values():
-            if "not_null" in column.tests:
+            if "not_null" in column.test_names:
                 assert df[column.name].notna().all(), (name, column.name)
-            if "unique" in column.tests:
+            if "unique" in column.test_names:
                 assert df[column.name].is_unique, (name, column.name)
 
 
