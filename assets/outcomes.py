@@ -45,7 +45,7 @@ def _model_asset(project: SqlProject, name: str) -> AssetsDefinition:
                 "schema_tests",
                 asset=key,
                 blocking=True,
-                description="schema.yml tests (unique, not_null) on the model's columns",
+                description="schema.yml tests (unique, not_null, accepted_values, relationships)",
             )
         ],
         metadata={"sql": MetadataValue.path(str(model.path))},

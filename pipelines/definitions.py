@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from dagster import Definitions
@@ -22,9 +23,15 @@ from placelink.sqlmodels import load_project
 SQL_PROJECT = Path(__file__).resolve().parent.parent / "dbt_like_sql"
 
 
-def build_definitions(home: str | None = None) -> Definitions:
-    """Every asset, check, job, schedule and sensor for the sources file in force."""
-    settings = Settings.from_env(home=home)
+def build_definitions(
+    home: str | None = None, environ: Mapping[str, str] | None = None
+) -> Definitions:
+    """Every asset, check, job, schedule and sensor for the sources file in force.
+
+    The sources file comes from `environ` (default: os.environ) and `home`, as Settings.from_env
+    reads them; pass both to build the graph independently of the shell (tests).
+    """
+    settings = Settings.from_env(environ=environ, home=home)
     specs = load_sources(settings.sources_file)
     project = load_project(SQL_PROJECT)
     assets = [

@@ -151,7 +151,7 @@ def _model_section(model: SqlModel) -> list[str]:
     header = "| column | description |" + (" disclosure control |" if aggregate else "")
     lines += [header, "|---|---|" + ("---|" if aggregate else "")]
     for col in model.columns.values():
-        tests = f" ({', '.join(col.tests)})" if col.tests else ""
+        tests = f" ({', '.join(map(str, col.tests))})" if col.tests else ""
         row = f"| `{col.name}` | {_cell(col.description)}{tests} |"
         if aggregate:
             row += f" {_sdc_text(col.meta)} |"

@@ -22,7 +22,8 @@ import yaml
 from jinja2.runtime import Macro
 from sqlalchemy import Engine, text
 
-from placelink.errors import PlacelinkError
+from placelink.errors import ConfigError, PlacelinkError
+from placelink.sqltests import ColumnTest, parse_test
 
 __all__ = [
     "ColumnSpec",
@@ -45,7 +46,11 @@ class ColumnSpec:
     name: str
     description: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
-    tests: tuple[str, ...] = ()
+    tests: tuple[ColumnTest, ...] = ()
+
+    @property
+    def test_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tests)
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,9 @@ def load_project(path: Path) -> SqlProject:
     """Parse `models/*.sql`, `macros/*.sql`, `schema.yml` and `sources.yml` under `path`.
 
     Raises PlacelinkError for a missing folder, a bad model name, an unknown ref or source,
-    schema entries for models that do not exist, or a cycle.
+    schema entries for models that do not exist, or a cycle; ConfigError for a column test
+    that is unknown, malformed, or (relationships) points at a model or column that is not
+    upstream of the tested model.
     """
     path = Path(path)
     models_dir = path / "models"
@@ -172,7 +179,7 @@ def load_project(path: Path) -> SqlProject:
             refs=refs,
             sources=srcs,
             description=(doc.get("description") or "").strip(),
-            columns=_columns(doc.get("columns") or []),
+            columns=_columns(name, doc.get("columns") or []),
             meta=doc.get("meta") or {},
         )
     undocumented = set(docs) - set(models)
@@ -186,6 +193,8 @@ def load_project(path: Path) -> SqlProject:
             _source_table(model.name, SOURCE_PACKAGE, table, sources)
     project = SqlProject(path=path, models=models, sources=sources, _env=env)
     project.order()  # fail early on a cycle
+    for model in models.values():
+        _check_relationships(project, model)
     return project
 
 
@@ -283,10 +292,10 @@ def _load_schema(path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _columns(entries: list[dict[str, Any]]) -> dict[str, ColumnSpec]:
+def _columns(model: str, entries: list[dict[str, Any]]) -> dict[str, ColumnSpec]:
     cols: dict[str, ColumnSpec] = {}
     for entry in entries:
-        tests = tuple(t if isinstance(t, str) else next(iter(t)) for t in entry.get("tests") or [])
+        tests = tuple(parse_test(model, entry["name"], t) for t in entry.get("tests") or [])
         cols[entry["name"]] = ColumnSpec(
             name=entry["name"],
             description=(entry.get("description") or "").strip(),
@@ -294,6 +303,44 @@ def _columns(entries: list[dict[str, Any]]) -> dict[str, ColumnSpec]:
             tests=tests,
         )
     return cols
+
+
+def _check_relationships(project: SqlProject, model: SqlModel) -> None:
+    """A relationships test reads another model's table, so that model must be built first:
+    it must exist, be upstream of the tested model, and describe the field."""
+    upstream = _upstream(project, model.name)
+    for column in model.columns.values():
+        for test in column.tests:
+            if test.name != "relationships":
+                continue
+            where = f"schema.yml: model {model.name}, column {column.name}"
+            target, target_field = test.args["to"], test.args["field"]
+            if target not in project.models:
+                raise ConfigError(
+                    f"{where}: test 'relationships' refers to unknown model {target!r}"
+                )
+            if target not in upstream:
+                raise ConfigError(
+                    f"{where}: test 'relationships' refers to {target!r}, which is not upstream "
+                    f"of {model.name} (it could be tested before {target} is built)"
+                )
+            if target_field not in project.models[target].columns:
+                raise ConfigError(
+                    f"{where}: test 'relationships' refers to {target}.{target_field}, "
+                    f"a column schema.yml does not describe"
+                )
+
+
+def _upstream(project: SqlProject, name: str) -> set[str]:
+    """Every model `name` reads, directly or through other models."""
+    seen: set[str] = set()
+    todo = list(project.models[name].refs)
+    while todo:
+        ref = todo.pop()
+        if ref not in seen:
+            seen.add(ref)
+            todo.extend(project.models[ref].refs)
+    return seen
 
 
 def _cycle(remaining: Mapping[str, set[str]]) -> list[str]:

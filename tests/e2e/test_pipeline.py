@@ -1,7 +1,7 @@
 """The whole graph, for real, on a small generated town: generate, run, evaluate, report.
 
 One run (tests/e2e/conftest.py) is shared by the end-to-end tests; each test reads what that
-run left in its data home.
+run left in its data home, and a test that writes to a data home does so on its own copy.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def test_every_valid_record_is_linked_exactly_once(town):
     assert links["person_id"].dtype == "int64"
 
 
-def test_linkage_f1_against_truth_is_above_the_floor(town, capsys):
-    settings, _ = town
+def test_linkage_f1_against_truth_is_above_the_floor(own_town, capsys):
+    settings, _ = own_town  # evaluate writes reports/linkage_eval.json
     code = main(
         [
             "evaluate",
@@ -75,8 +75,8 @@ def test_linkage_f1_against_truth_is_above_the_floor(town, capsys):
     assert "F1" in capsys.readouterr().out
 
 
-def test_a_rerun_on_the_same_inputs_keeps_every_person_id(town):
-    settings, _ = town
+def test_a_rerun_on_the_same_inputs_keeps_every_person_id(own_town):
+    settings, _ = own_town
     before = pd.read_parquet(settings.linkage / "record_links.parquet")
     summary = run_pipeline(settings, until="link", retrain=False)
     assert summary.success

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -13,13 +14,22 @@ from placelink.encode import init_keys
 from placelink.generate import generate
 from placelink.settings import Settings
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "asset_graph.txt"
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden" / "asset_graph.txt"
 SOURCES = ("health_apc", "health_ecds", "social_care", "housing", "benefits")
+# The graph depends on the sources file; the shell's PLACELINK_* variables must not choose it.
+FIXED_ENVIRON = {"PLACELINK_SOURCES": str(ROOT / "sources.yaml")}
+
+
+def fixed_definitions():
+    """The Definitions for the repository's sources.yaml, over an empty data home."""
+    with tempfile.TemporaryDirectory() as home:
+        return build_definitions(home=home, environ=FIXED_ENVIRON)
 
 
 def graph_snapshot() -> str:
     """Every asset with its group, dependencies and checks, one line each, sorted."""
-    graph = build_definitions().resolve_asset_graph()
+    graph = fixed_definitions().resolve_asset_graph()
     checks: dict[str, list[str]] = {}
     for check in graph.asset_check_keys:
         checks.setdefault(check.asset_key.to_user_string(), []).append(check.name)
@@ -44,8 +54,21 @@ def test_asset_graph_matches_the_reviewed_snapshot():
     assert snapshot == GOLDEN.read_text(encoding="utf-8")
 
 
+def test_the_snapshot_ignores_the_shells_placelink_variables(tmp_path, monkeypatch):
+    """A PLACELINK_SOURCES or PLACELINK_HOME in the shell would otherwise change the graph."""
+    text = (ROOT / "sources.yaml").read_text(encoding="utf-8")
+    fewer = tmp_path / "sources.yaml"
+    fewer.write_text(text[: text.index("  - name: benefits")], encoding="utf-8")
+    monkeypatch.setenv("PLACELINK_SOURCES", str(fewer))
+    monkeypatch.setenv("PLACELINK_HOME", str(tmp_path))
+    ambient = build_definitions().resolve_asset_graph().get_all_asset_keys()
+    assert "pull/health_apc" in {k.to_user_string() for k in ambient}
+    assert "pull/benefits" not in {k.to_user_string() for k in ambient}  # the shell's file
+    assert graph_snapshot() == GOLDEN.read_text(encoding="utf-8")
+
+
 def test_each_source_has_its_group_with_a_blocking_gx_check():
-    defs = build_definitions()
+    defs = fixed_definitions()
     graph = defs.resolve_asset_graph()
     for source in SOURCES:
         keys = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == source]
@@ -63,7 +86,7 @@ def test_each_source_has_its_group_with_a_blocking_gx_check():
 
 
 def test_jobs_schedules_and_sensors_resolve():
-    defs = build_definitions()
+    defs = fixed_definitions()
     assert defs.resolve_job_def("monthly_job").partitions_def is not None
     assert defs.resolve_schedule_def("monthly_schedule").cron_schedule == "0 6 7 * *"
     assert defs.resolve_sensor_def("landing_sensor").job_name == "monthly_job"

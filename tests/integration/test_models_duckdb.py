@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 from placelink.publish import publish_model
 from placelink.sqlmodels import load_project, run_all
+from placelink.sqltests import run_schema_tests
 from tests.integration.raw_fixture import RAW, load_raw
 
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_like_sql"
@@ -50,10 +51,19 @@ def test_key_columns_are_unique_and_not_null(warehouse):
     for name, model in project.models.items():
         df = table(warehouse, name)
         for column in model.columns.values():
-            if "not_null" in column.tests:
+            if "not_null" in column.test_names:
                 assert df[column.name].notna().all(), (name, column.name)
-            if "unique" in column.tests:
+            if "unique" in column.test_names:
                 assert df[column.name].is_unique, (name, column.name)
+
+
+def test_every_schema_test_runs_and_passes(warehouse):
+    engine, project, _ = warehouse
+    for name, model in project.models.items():
+        results = run_schema_tests(engine, project, name)
+        declared = [(c.name, t.name) for c in model.columns.values() for t in c.tests]
+        assert [(r.column, r.test) for r in results] == declared, name
+        assert not [r for r in results if not r.passed], name
 
 
 def test_aggregate_columns_all_carry_an_sdc_kind(warehouse):

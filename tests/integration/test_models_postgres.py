@@ -23,6 +23,7 @@ from placelink.sqltests import run_schema_tests
 from placelink.warehouse import load_arrow
 from tests.integration.conftest import MISSING, postgres_bindir
 from tests.integration.raw_fixture import load_raw, raw_tables
+from tests.unit.test_sqltests import BAD_COUNTS, BAD_EVENTS, BAD_PEOPLE, build, make_project
 
 pytestmark = pytest.mark.postgres
 
@@ -169,6 +170,14 @@ def test_schema_tests_give_the_same_results_on_both(warehouses):
         duck, pg = (run_schema_tests(engines[b], project, name) for b in ("duckdb", "postgres"))
         assert duck == pg, name
         assert all(result.passed for result in pg), (name, [r for r in pg if not r.passed])
+
+
+def test_schema_tests_count_the_same_failures_on_bad_data(warehouses, tmp_path):
+    """Every kind of test's SQL runs on PostgreSQL and counts what it counts on DuckDB."""
+    _, engines, _ = warehouses
+    root = make_project(tmp_path / "p")
+    for backend, engine in engines.items():
+        assert build(engine, root, BAD_PEOPLE, BAD_EVENTS) == BAD_COUNTS, backend
 
 
 def test_copy_keeps_types_nulls_and_awkward_text(warehouses):

@@ -87,7 +87,7 @@ def test_schema_yml_describes_models_and_columns(tmp_path):
     totals = project.models["totals"]
     assert totals.description == "One row per kind."
     assert totals.publish == "aggregate"
-    assert totals.columns["kind"].tests == ("unique", "not_null")
+    assert totals.columns["kind"].test_names == ("unique", "not_null")
     assert totals.columns["n"].meta == {"sdc": "count"}
 
 
