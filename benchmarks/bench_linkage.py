@@ -1,0 +1,195 @@
+"""Pairwise accuracy, wall time and peak memory: placelink's link step against plaintext Splink.
+
+    .venv/bin/python benchmarks/bench_linkage.py [--home DIR] [--people 50000] [--repeat 1]
+
+The baseline is benchmarks/plaintext_recipe.py: a careful Splink 5 model over the standardised
+plaintext (secure/standardised). placelink links only keyed encodings (linkage/encoded), with
+`placelink.link.run_linkage`, and should match or beat the baseline's pairwise F1.
+
+Without --home a fresh town of --people is generated into a temporary directory; a home that
+lacks its landing files is generated into, and one that lacks standardised or encoded files is
+run with `placelink run --until pseudonymise` first. Each side then runs in its own child
+process, --repeat times, alternating: the child times the link call alone (not interpreter
+start-up or imports), in wall and CPU seconds (user + system: steadier than wall time on a
+shared machine), and reports its peak RSS (VmHWM from /proc/self/status, which exec
+resets). The parent scores each side's clusters with placelink.link.evaluate.evaluate_links
+against landing/_truth/truth.csv and prints medians over the repeats, and the ratios
+placelink / plaintext of wall time, CPU time and peak memory. placelink's side is the whole
+public run_linkage (Splink, then the stable person index and the linkage quality table), so it
+does a little more than the baseline; it writes its usual record_links, person_index and
+model.json under <home>/linkage, as `placelink run` would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIDES = ("plaintext", "placelink")
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_mib() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+# --- the children ----------------------------------------------------------------------------
+
+
+def _child_plaintext(home: Path, out: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.plaintext_recipe import link_plaintext
+
+    began, cpu = time.perf_counter(), _cpu_s()
+    clusters = link_plaintext(home / "secure" / "standardised")
+    wall, cpu = time.perf_counter() - began, _cpu_s() - cpu
+    peak = _peak_mib()
+    clusters.rename(columns={"cluster_id": "person_id"}).to_parquet(out, index=False)
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mib": peak}
+
+
+def _child_placelink(home: Path, out: Path) -> dict:
+    import pandas as pd
+
+    from placelink.link import run_linkage
+    from placelink.settings import Settings
+
+    settings = Settings.from_env(home=home)
+    encoded = sorted((home / "linkage" / "encoded").glob("*.parquet"))
+    began, cpu = time.perf_counter(), _cpu_s()
+    result = run_linkage(settings, encoded, f"bench-{uuid.uuid4().hex[:8]}")
+    wall, cpu = time.perf_counter() - began, _cpu_s() - cpu
+    peak = _peak_mib()
+    links = pd.read_parquet(result.record_links, columns=["source", "record_id", "person_id"])
+    links.to_parquet(out, index=False)
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mib": peak}
+
+
+def _run_child(side: str, home: Path, out: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", side, "--home", str(home), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"the {side} child failed with exit code {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- the home --------------------------------------------------------------------------------
+
+
+def _placelink(*args: str, home: Path) -> None:
+    env = {**os.environ, "PLACELINK_HOME": str(home)}
+    cmd = [sys.executable, "-m", "placelink.cli", *args]
+    subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def _prepare(home: Path, people: int) -> None:
+    if not (home / "landing" / "_truth" / "truth.csv").exists():
+        print(f"generating {people:,} people into {home}", flush=True)
+        _placelink("generate", "--people", str(people), "--home", str(home), home=home)
+    standardised = any((home / "secure" / "standardised").glob("*/*.parquet"))
+    encoded = any((home / "linkage" / "encoded").glob("*.parquet"))
+    if not (standardised and encoded):
+        print("placelink run --until pseudonymise", flush=True)
+        _placelink("run", "--until", "pseudonymise", home=home)
+
+
+# --- the parent ------------------------------------------------------------------------------
+
+
+def _score(path: Path, truth) -> dict:
+    import pandas as pd
+
+    from placelink.link.evaluate import evaluate_links
+
+    overall = evaluate_links(pd.read_parquet(path), truth)["overall"]
+    return {k: overall[k] for k in ("precision", "recall", "f1")}
+
+
+def _bench(home: Path, repeat: int) -> None:
+    import pandas as pd
+
+    truth = pd.read_csv(home / "landing" / "_truth" / "truth.csv", dtype=str)
+    runs: dict[str, list[dict]] = {side: [] for side in SIDES}
+    with tempfile.TemporaryDirectory(prefix="bench-linkage-") as tmp:
+        for i in range(repeat):
+            for side in SIDES:
+                out = Path(tmp) / f"{side}-{i}.parquet"
+                figures = _run_child(side, home, out)
+                figures.update(_score(out, truth))
+                runs[side].append(figures)
+                print(
+                    f"  run {i + 1}/{repeat} {side:9}  F1 {figures['f1']:.4f}  "
+                    f"wall {figures['wall_s']:.1f}s  cpu {figures['cpu_s']:.1f}s  "
+                    f"peak {figures['peak_mib']:.0f} MiB",
+                    flush=True,
+                )
+    median = {
+        side: {k: statistics.median(r[k] for r in runs[side]) for k in runs[side][0]}
+        for side in SIDES
+    }
+    print(f"\nmedians over {repeat} run(s), {len(truth):,} records with truth, home {home}")
+    header = ("precision", "recall", "F1", "wall s", "cpu s", "peak MiB")
+    print(f"{'side':10}" + "".join(f"{h:>11}" for h in header))
+    for side in SIDES:
+        m = median[side]
+        print(
+            f"{side:10}{m['precision']:11.5f}{m['recall']:11.5f}{m['f1']:11.5f}"
+            f"{m['wall_s']:11.1f}{m['cpu_s']:11.1f}{m['peak_mib']:11.0f}"
+        )
+    pl, pt = median["placelink"], median["plaintext"]
+    print(
+        f"placelink / plaintext: wall {pl['wall_s'] / pt['wall_s']:.2f}x, "
+        f"cpu {pl['cpu_s'] / pt['cpu_s']:.2f}x, "
+        f"peak memory {pl['peak_mib'] / pt['peak_mib']:.2f}x, "
+        f"F1 {pl['f1'] - pt['f1']:+.5f} ({'matches or beats' if pl['f1'] >= pt['f1'] else 'below'}"
+        " the plaintext baseline)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, help="a data home (default: a fresh temporary one)")
+    parser.add_argument("--people", type=int, default=50_000, help="people in a generated town")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--child", choices=SIDES, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child = _child_plaintext if args.child == "plaintext" else _child_placelink
+        print(json.dumps(child(args.home.resolve(), args.out)))
+        return 0
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    if args.home is not None:
+        home = args.home.resolve()
+        _prepare(home, args.people)
+        _bench(home, args.repeat)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bench-linkage-home-") as tmp:
+        _prepare(Path(tmp), args.people)
+        _bench(Path(tmp), args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
