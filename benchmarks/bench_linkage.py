@@ -13,7 +13,8 @@ process, --repeat times, alternating: the child times the link call alone (not i
 start-up or imports), in wall and CPU seconds (user + system: steadier than wall time on a
 shared machine), and reports its peak RSS (VmHWM from /proc/self/status, which exec
 resets). The parent scores each side's clusters with placelink.link.evaluate.evaluate_links
-against landing/_truth/truth.csv and prints medians over the repeats, and the ratios
+against the truth (landing/_truth/truth.csv for the plaintext side, content/_truth/ keyed by
+record pseudonym for placelink's) and prints medians over the repeats, and the ratios
 placelink / plaintext of wall time, CPU time and peak memory. placelink's side is the whole
 public run_linkage (Splink, then the stable person index and the linkage quality table), so it
 does a little more than the baseline; it writes its usual record_links, person_index and
@@ -106,6 +107,7 @@ def _prepare(home: Path, people: int) -> None:
     if not (home / "landing" / "_truth" / "truth.csv").exists():
         print(f"generating {people:,} people into {home}", flush=True)
         _placelink("generate", "--people", str(people), "--home", str(home), home=home)
+        _placelink("init", "--home", str(home), home=home)
     standardised = any((home / "secure" / "standardised").glob("*/*.parquet"))
     encoded = any((home / "linkage" / "encoded").glob("*.parquet"))
     if not (standardised and encoded):
@@ -128,14 +130,22 @@ def _score(path: Path, truth) -> dict:
 def _bench(home: Path, repeat: int) -> None:
     import pandas as pd
 
-    truth = pd.read_csv(home / "landing" / "_truth" / "truth.csv", dtype=str)
+    # The plaintext recipe keeps the sources' record ids; placelink's links carry record
+    # pseudonyms, scored against the truth the pseudonymise step keyed the same way.
+    truths = {
+        "plaintext": pd.read_csv(home / "landing" / "_truth" / "truth.csv", dtype=str),
+        "placelink": pd.concat(
+            pd.read_parquet(f) for f in sorted((home / "content" / "_truth").glob("*.parquet"))
+        ),
+    }
+    truth = truths["plaintext"]
     runs: dict[str, list[dict]] = {side: [] for side in SIDES}
     with tempfile.TemporaryDirectory(prefix="bench-linkage-") as tmp:
         for i in range(repeat):
             for side in SIDES:
                 out = Path(tmp) / f"{side}-{i}.parquet"
                 figures = _run_child(side, home, out)
-                figures.update(_score(out, truth))
+                figures.update(_score(out, truths[side]))
                 runs[side].append(figures)
                 print(
                     f"  run {i + 1}/{repeat} {side:9}  F1 {figures['f1']:.4f}  "
