@@ -82,6 +82,12 @@ OUTPUT_COLUMNS: Final = (
     "name_md_token",
     "name_yd_token",
     "name_year_token",
+    "given_ym_token",
+    "given_md_token",
+    "given_yd_token",
+    "family_ym_token",
+    "family_md_token",
+    "family_yd_token",
     "postcode_token",
     "postcode_sector_token",
     "postcode_district_token",
@@ -94,9 +100,10 @@ OUTPUT_COLUMNS: Final = (
   date of birth to the next, which defeats frequency alignment and bit-pattern mining alike.
 - The date of birth is kept whole (dob_token and its day/month swap). No partial-date token
   stands alone: year, year-month, month-day and year-day tokens together pinned every date of
-  birth by their lattice. The partial dates live only inside the name_*_token composites
-  (canonical given name, family name and a part of the date), near-unique per person, which
-  let linkage see a date of birth with one wrong part, or only its year, for the same name.
+  birth by their lattice. The partial dates live only inside composites with a name (the
+  canonical given name and the family name together, or either alone, with two of the date's
+  three parts or its year), near-unique per person, which let linkage see a date of birth with
+  one wrong part for the same name, or the same date part for a name with a typo.
 - Sex is not encoded: its token would be decoded by its two frequencies and split every other
   frequency by sex for the attacker.
 """
@@ -539,17 +546,18 @@ def _encode_name_dob(
 ) -> dict[str, pa.Array]:
     """Composites of the whole name and part of the date of birth: near-unique per person, so
     they leak no frequency, yet they match when one part of a date of birth is wrong."""
-    name = pc.binary_join_element_wise(canon, pc.replace_substring(family, " ", ""), SEP)
+    family = pc.replace_substring(family, " ", "")
+    names = {"name": pc.binary_join_element_wise(canon, family, SEP), "given": canon,
+             "family": family}  # fmt: skip
     year, month, day = (pc.utf8_slice_codeunits(dob, a, b) for a, b in ((0, 4), (5, 7), (8, 10)))
+    parts = {"ym": (year, month), "md": (month, day), "yd": (year, day), "year": (year,)}
     out = {}
-    for column, parts in (
-        ("name_ym_token", (year, month)),
-        ("name_md_token", (month, day)),
-        ("name_yd_token", (year, day)),
-        ("name_year_token", (year,)),
-    ):
-        domain = column.removesuffix("_token")
-        out[column] = _Distinct.of(pc.binary_join_element_wise(name, *parts, SEP)).map(tok(domain))
+    for column in OUTPUT_COLUMNS:
+        who, _, rest = column.partition("_")
+        part = rest.removesuffix("_token")
+        if who in names and part in parts:
+            joined = pc.binary_join_element_wise(names[who], *parts[part], SEP)
+            out[column] = _Distinct.of(joined).map(tok(column.removesuffix("_token")))
     return out
 
 

@@ -20,7 +20,9 @@ from placelink.errors import ConfigError
 from placelink.link.model import (
     DETERMINISTIC_RULES,
     PROFILE_COLUMNS,
+    SAME_YEAR,
     TRAINING_BLOCKS,
+    TWO_OF_THREE_PARTS,
     UNIQUE_ID,
     splink_settings,
 )
@@ -144,15 +146,36 @@ def _train(profiles, con: duckdb.DuckDBPyConnection, seed: int) -> Linker:
     training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=0.7)
     training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
     model = linker.misc.save_model_to_json()
-    for comparison in model["comparisons"]:
-        if comparison["output_column_name"] in NAME_COMPARISONS:
-            _set_u_from_distinct_people(con, comparison)
+    comparisons = {c["output_column_name"]: c for c in model["comparisons"]}
+    for name in NAME_COMPARISONS:
+        _set_u_from_distinct_people(con, comparisons[name])
+    _set_u_of_name_and_dob_levels(comparisons)
     linker = Linker(profiles, model, log_level=logging.WARNING)
     for rule in TRAINING_BLOCKS:
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, max_pairs=5e6, record_sample_proportion=1.0
         )
     return linker
+
+
+def _set_u_of_name_and_dob_levels(comparisons: dict[str, dict]) -> None:
+    """u of the date-of-birth levels that require names: the date part's share among different
+    people times the u of the exact names required (see TWO_OF_THREE_PARTS in the model)."""
+
+    def level(comparison: str, label: str) -> dict:
+        levels = comparisons[comparison]["comparison_levels"]
+        return next(lvl for lvl in levels if lvl["label_for_charts"] == label)
+
+    given = level("given_name", "exact")["u_probability"]
+    family = level("family_name", "exact")["u_probability"]
+    swapped = level("date_of_birth", "day and month swapped")["u_probability"]
+    for label, u in (
+        ("day and month swapped, same name", swapped * given * family),
+        ("same name, two of three parts", TWO_OF_THREE_PARTS * given * family),
+        ("one name the same, two of three parts", TWO_OF_THREE_PARTS * (given + family)),
+        ("same name and year", SAME_YEAR * given * family),
+    ):
+        level("date_of_birth", label)["u_probability"] = u
 
 
 def _set_u_from_distinct_people(con: duckdb.DuckDBPyConnection, comparison: dict) -> None:
