@@ -207,6 +207,21 @@ def _parts(s: pd.Series) -> pd.Series:
     )
 
 
+def _with_date_part(who: str, part: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """The plaintext of a name-and-date-part composite: the name, then the date's part."""
+    cut = {"ym": (0, 7), "md": (5, 10), "yd": (0, 4)}[part]
+
+    def plaintext(r: pd.DataFrame) -> pd.Series:
+        name = _canon(r) if who == "given" else _nospace(r["family_name"])
+        dob = r["dob"].map(lambda d: d if isinstance(d, str) else None)
+        date = dob.map(lambda d: d and (d[cut[0] : cut[1]] + (d[7:] if part == "yd" else "")))
+        return pd.Series(
+            [n and d and f"{n} {d}" for n, d in zip(name, date, strict=True)], index=r.index
+        )
+
+    return plaintext
+
+
 PLAINTEXT: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
     "given_token": ("given", lambda r: _nospace(r["given_name"])),
     "given_canon_token": ("given", _canon),
@@ -215,9 +230,15 @@ PLAINTEXT: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
     "family_token": ("family", lambda r: _nospace(r["family_name"])),
     "family_phonetic_token": ("family", lambda r: _metaphone(r["family_name"])),
     "family_part_tokens": ("family", lambda r: _parts(r["family_name"])),
+    **{
+        f"{who}_{part}_token": (who, _with_date_part(who, part))
+        for who in ("given", "family")
+        for part in ("ym", "md", "yd")
+    },
 }
 """Each name-ish token column: which name, and the plaintext it encodes (the guess is scored
-against this plaintext of the record's true name)."""
+against this plaintext of the record's true name; for a composite of a name and part of the
+date of birth, both must come out right)."""
 
 
 def reidentification_rate(guess: pd.Series, truth: pd.Series) -> float:
