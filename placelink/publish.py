@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 from placelink.errors import PlacelinkError
 from placelink.expectations import SuiteResult, validate_frame
 from placelink.files import atomic_write, write_text_atomic
-from placelink.sdc import SdcSummary, apply_sdc, sdc_columns
+from placelink.sdc import SdcSummary, apply_person_disclosure, apply_sdc, sdc_columns
 from placelink.sqlmodels import SqlModel, SqlProject
 
 __all__ = ["PublishResult", "publish_model", "publish_table", "write_data_dictionary"]
@@ -99,10 +99,16 @@ def publish_model(
         )
     extras: dict[str, Any] = {"placelink.publish": model.publish, **(extra_metadata or {})}
     summary = None
+    meta = {c: col.meta for c, col in model.columns.items()}
     if model.publish == "aggregate":
-        specs = sdc_columns({c: col.meta for c, col in model.columns.items()})
-        df, summary = apply_sdc(df, specs, threshold, base)
+        df, summary = apply_sdc(df, sdc_columns(meta), threshold, base)
         extras["placelink.sdc"] = {"threshold": threshold, "base": base, **asdict(summary)}
+    else:
+        df = apply_person_disclosure(df, meta)
+        extras["placelink.safe_setting"] = (
+            "person-level: for analysts inside the safe setting only; ages top-coded at 90, "
+            "dates published as the first day of their month"
+        )
     dest = Path(published) / model.publish / f"{name}.parquet"
     check = validate_frame(df, suite) if suite is not None else None
     if check is not None and not check.success:

@@ -12,25 +12,37 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from placelink.errors import PlacelinkError
 
-__all__ = ["ColumnSdc", "SdcSummary", "apply_sdc", "round_half_up", "sdc_columns"]
+__all__ = [
+    "ColumnSdc",
+    "SdcSummary",
+    "apply_person_disclosure",
+    "apply_sdc",
+    "round_half_up",
+    "sdc_columns",
+]
 
-Kind = Literal["count", "rate", "none"]
+Kind = Literal["count", "rate", "share", "none"]
+TOP_AGE = 90
 
 
 @dataclass(frozen=True)
 class ColumnSdc:
     """How one column is controlled: a count, a rate of two count columns, or a label.
 
-    `per` is the rate's scale: a number, or the name of a column holding it row by row.
+    `per` is the rate's scale: a number, or the name of a column holding it row by row. A
+    share is a figure computed from a count's records outside disclosure control (a linkage
+    precision, say): it is published only where that count (`of`) is.
     """
 
     kind: Kind
     numerator: str | None = None
     denominator: str | None = None
     per: float | str = 1
+    of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,9 +59,11 @@ def sdc_columns(meta_by_column: Mapping[str, Mapping[str, Any]]) -> dict[str, Co
     out: dict[str, ColumnSdc] = {}
     for name, meta in meta_by_column.items():
         kind = meta.get("sdc")
-        if kind not in ("count", "rate", "none"):
-            raise PlacelinkError(f"column {name}: meta.sdc must be count, rate or none")
-        if kind == "rate":
+        if kind not in ("count", "rate", "share", "none"):
+            raise PlacelinkError(f"column {name}: meta.sdc must be count, rate, share or none")
+        if kind == "share":
+            out[name] = ColumnSdc("share", of=meta.get("of"))
+        elif kind == "rate":
             out[name] = ColumnSdc(
                 "rate", meta.get("numerator"), meta.get("denominator"), meta.get("per", 1)
             )
@@ -104,7 +118,39 @@ def apply_sdc(
     for name, spec in columns.items():
         if spec.kind == "rate":
             out[name] = _rate(out, name, spec, columns)
+        elif spec.kind == "share":
+            if columns.get(spec.of or "", ColumnSdc("none")).kind != "count":
+                raise PlacelinkError(f"share {name}: `of` must name a count column")
+            out[name] = out[name].astype("Float64").where(out[spec.of].notna())
     return out, SdcSummary(suppressed, rounded, total)
+
+
+def apply_person_disclosure(
+    df: pd.DataFrame, meta_by_column: Mapping[str, Mapping[str, Any]]
+) -> pd.DataFrame:
+    """Coarsen a person-level table as schema.yml says: `disclose: age` top-codes at TOP_AGE
+    (90 means 90 or over), `disclose: month` publishes a date as the first day of its month.
+
+    Person tables stay inside the safe setting, but a single-year age of 97 and an exact
+    admission date single a person out among discharges; the measures' intervals (days to
+    social care, readmission within 30 days) are computed from exact dates before this.
+    """
+    out = df.copy()
+    for name, meta in meta_by_column.items():
+        rule = meta.get("disclose")
+        if rule is None or name not in out.columns:
+            continue
+        if rule == "age":
+            out[name] = pd.to_numeric(out[name]).clip(upper=TOP_AGE)
+        elif rule == "month":
+            dates = pd.to_datetime(out[name].astype(object), errors="raise")
+            months = dates.dt.to_period("M").dt.start_time.dt.date
+            out[name] = pd.array(
+                [None if pd.isna(d) else d for d in months], dtype=pd.ArrowDtype(pa.date32())
+            )
+        else:
+            raise PlacelinkError(f"column {name}: meta.disclose must be age or month")
+    return out
 
 
 def _rate(

@@ -107,3 +107,66 @@ def test_specs_come_from_schema_meta():
     assert specs["r"] == ColumnSdc("rate", "n", "d", 1000)
     with pytest.raises(PlacelinkError, match="meta.sdc"):
         sdc_columns({"x": {}})
+
+
+# --- differencing across tables and person-level coarsening ----------------------------------
+
+COUNT = {"group": ColumnSdc("none"), "people": ColumnSdc("count")}
+
+
+def _published_interval(value, threshold: int, base: int) -> tuple[int, int]:
+    """The true counts an attacker knows a published count could have come from."""
+    if pd.isna(value):
+        return 0, threshold - 1
+    return max(threshold, int(value) - base // 2), int(value) + (base - 1) // 2
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.integers(min_value=0, max_value=60), min_size=2, max_size=6),
+    st.sampled_from([(8, 5), (10, 5), (5, 3), (11, 10)]),
+)
+def test_no_suppressed_cell_is_recovered_by_differencing_a_total_and_its_parts(parts, rule):
+    """One aggregate table publishes the parts (e.g. people by neighbourhood and domain count),
+    another their total (people by neighbourhood): whatever the counts, a suppressed part is
+    never pinned to one value by the total minus the published parts."""
+    threshold, base = rule
+    detail = pd.DataFrame({"group": [f"g{i}" for i in range(len(parts))], "people": parts})
+    total = pd.DataFrame({"group": ["all"], "people": [sum(parts)]})
+    detail_out, _ = apply_sdc(detail, COUNT, threshold, base)
+    total_out, _ = apply_sdc(total, COUNT, threshold, base)
+    bounds = [_published_interval(v, threshold, base) for v in detail_out["people"]]
+    total_lo, total_hi = _published_interval(total_out["people"].iloc[0], threshold, base)
+    for i, value in enumerate(detail_out["people"]):
+        if not pd.isna(value):
+            continue
+        others_lo = sum(lo for j, (lo, _) in enumerate(bounds) if j != i)
+        others_hi = sum(hi for j, (_, hi) in enumerate(bounds) if j != i)
+        lo = max(0, total_lo - others_hi)
+        hi = min(threshold - 1, total_hi - others_lo)
+        assert lo <= parts[i] <= hi  # the truth is always consistent
+        assert hi - lo >= 1, f"part {i} ({parts[i]}) pinned by differencing: {parts}"
+
+
+def test_a_share_is_published_only_where_its_count_is():
+    frame = pd.DataFrame({"records": [3, 40], "f1": [0.91, 0.99]})
+    spec = {"records": ColumnSdc("count"), "f1": ColumnSdc("share", of="records")}
+    out, _ = apply_sdc(frame, spec, 8, 5)
+    assert out["records"].isna().tolist() == [True, False]
+    assert out["f1"].isna().tolist() == [True, False] and out["f1"].iloc[1] == pytest.approx(0.99)
+
+
+def test_person_tables_top_code_ages_and_publish_months_not_days():
+    from placelink.sdc import apply_person_disclosure
+
+    frame = pd.DataFrame(
+        {"age": [34, 90, 97, None], "admitted": ["2024-03-17", "2023-12-01", None, "2024-02-29"]}
+    )
+    out = apply_person_disclosure(
+        frame, {"age": {"disclose": "age"}, "admitted": {"disclose": "month"}}
+    )
+    assert out["age"].tolist()[:3] == [34, 90, 90] and pd.isna(out["age"].iloc[3])
+    assert [None if pd.isna(d) else str(d) for d in out["admitted"]] == [
+        "2024-03-01", "2023-12-01", None, "2024-02-01"
+    ]  # fmt: skip
+    assert str(out["admitted"].dtype) == "date32[day][pyarrow]"
