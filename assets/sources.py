@@ -25,9 +25,9 @@ from assets.metadata import counts_table, frame_preview, table_schema
 from assets.partitions import monthly_partitions
 from pipelines.resources import PlacelinkResource
 from placelink.encode import load_key
-from placelink.expectations import suite_path, validate_partitions, write_result
+from placelink.expectations import SuiteResult, suite_path, validate_partitions, write_result
 from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source, pseudonymise_truth
-from placelink.pull import CHUNK_ROWS, add_up, pull_months, standardised_path
+from placelink.pull import CHUNK_ROWS, PullResult, pull_months, standardised_path
 from placelink.sources import SourceSpec
 
 OWNERS = ["team:data-engineering"]
@@ -76,7 +76,6 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
     def _pull(context: AssetExecutionContext, placelink: PlacelinkResource):
         settings = placelink.settings()
         results = pull_months(spec, list(context.partition_keys), settings)
-        totals = add_up(results)
         suite = suite_path("sources", spec.name)
         outcomes = validate_partitions(
             {r.month: standardised_path(settings, spec.name, r.month) for r in results},
@@ -84,27 +83,17 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
             max_rows=CHUNK_ROWS,
         )
         failures = []
-        for month, outcome in outcomes.items():
-            write_result(outcome, settings.reports / "validations" / spec.name / f"{month}.json")
+        for result in results:
+            outcome = outcomes[result.month]
+            write_result(
+                outcome, settings.reports / "validations" / spec.name / f"{result.month}.json"
+            )
             if not outcome.success:
-                failures.append(f"{month}: {outcome.describe_failures()}")
+                failures.append(f"{result.month}: {outcome.describe_failures()}")
+            # Each month's materialisation carries that month's own figures, not the run's.
+            context.add_asset_metadata(_month_metadata(result, outcome), partition_key=result.month)
         return MaterializeResult(
-            metadata={
-                "rows_in": MetadataValue.int(totals.rows_in),
-                "valid": MetadataValue.int(totals.valid),
-                "quarantined": MetadataValue.int(totals.quarantined),
-                "reconciles": MetadataValue.bool(totals.reconciles),
-                "months": MetadataValue.int(totals.months),
-                "quarantine_reasons": counts_table(totals.reasons, "reason"),
-                "nulled_field_warnings": counts_table(totals.warnings, "reason"),
-                "by_month": MetadataValue.md(
-                    "| month | rows in | valid | quarantined |\n|---|---|---|---|\n"
-                    + "\n".join(
-                        f"| {r.month} | {r.rows_in} | {r.valid} | {r.quarantined} |"
-                        for r in results
-                    )
-                ),
-            },
+            metadata={"months_in_run": MetadataValue.int(len(results))},
             check_results=[
                 AssetCheckResult(
                     check_name="gx_suite",
@@ -113,6 +102,7 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
                     description="; ".join(failures) or "every expectation met",
                     metadata={
                         "suite": MetadataValue.path(str(suite)),
+                        "months_checked": MetadataValue.int(len(outcomes)),
                         "months_failed": MetadataValue.int(len(failures)),
                     },
                 )
@@ -120,6 +110,20 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
         )
 
     return _pull
+
+
+def _month_metadata(result: PullResult, outcome: SuiteResult) -> dict:
+    """One month's reconciliation, quarantine reasons and suite result, for its partition."""
+    return {
+        "rows_in": MetadataValue.int(result.rows_in),
+        "valid": MetadataValue.int(result.valid),
+        "quarantined": MetadataValue.int(result.quarantined),
+        "reconciles": MetadataValue.bool(result.reconciles),
+        "quarantine_reasons": counts_table(result.reasons, "reason"),
+        "nulled_field_warnings": counts_table(result.warnings, "reason"),
+        "gx_suite_passed": MetadataValue.bool(outcome.success),
+        "gx_suite_failures": MetadataValue.text(outcome.describe_failures() or "none"),
+    }
 
 
 def _pseudonymise_asset(spec: SourceSpec) -> AssetsDefinition:

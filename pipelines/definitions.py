@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from assets.linkage import build_linkage_assets
 from assets.outcomes import build_model_assets
@@ -48,6 +48,9 @@ def build_definitions(
         schedules=build_schedules(jobs),
         sensors=build_sensors(specs),
         resources={"placelink": PlacelinkResource(home=home)},
+        # One process per run: the model steps share one DuckDB file, which allows one writer,
+        # so steps side by side (the multiprocess default) fail on its lock.
+        executor=in_process_executor,
     )
 
 

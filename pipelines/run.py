@@ -33,8 +33,7 @@ STEPS = {  # each step of `--from` / `--until`, its asset groups, and the role t
     "publish": ["published"],
     "report": ["report"],
 }
-PROVIDER_STEPS = ("pull", "pseudonymise")
-ANALYTICS_STEPS = ("models", "publish", "report")
+COUNTS = ("rows_in", "valid", "quarantined")
 
 
 @dataclass
@@ -148,16 +147,27 @@ def run_pipeline(
             raise_on_error=False,
         )
         summary = RunSummary(run_id=result.run_id, success=result.success, months=months)
-        latest = {}
+        latest, months = {}, {}
         for event in result.get_asset_materialization_events():
-            latest[event.event_specific_data.materialization.asset_key] = event
-        for event in latest.values():
             mat = event.event_specific_data.materialization
+            latest[mat.asset_key] = mat
+            if mat.asset_key.path[0] == "pull":  # one materialisation per month, each its own
+                months.setdefault(mat.asset_key.path[-1], []).append(
+                    {k: v.value for k, v in mat.metadata.items()}
+                )
+        for name, per_month in sorted(months.items()):
+            summary.sources.append(
+                {
+                    "source": name,
+                    **{k: sum(m[k] for m in per_month) for k in COUNTS},
+                    "reconciles": all(m["reconciles"] for m in per_month),
+                    "months": len(per_month),
+                }
+            )
+        for mat in latest.values():
             meta = {k: v.value for k, v in mat.metadata.items()}
             prefix, name = mat.asset_key.path[0], mat.asset_key.path[-1]
-            if prefix == "pull":
-                summary.sources.append({"source": name, **meta})
-            elif prefix == "linkage":
+            if prefix == "linkage":
                 summary.linkage = meta
             elif prefix == "published":
                 summary.tables.append({"name": name, "rows": meta["dagster/row_count"], **meta})

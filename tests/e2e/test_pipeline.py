@@ -251,3 +251,28 @@ def test_the_key_never_appears_only_its_fingerprint(town):
         for path in (settings.home / zone).rglob("*"):
             if path.is_file():
                 assert secret_hex.encode() not in path.read_bytes(), path
+
+
+def test_each_months_materialisation_carries_that_months_own_figures(town):
+    from dagster import AssetKey, AssetRecordsFilter
+
+    from pipelines.run import open_instance
+    from placelink.pseudonymise import content_path, content_reconciliation
+
+    settings, summary = town
+    months = {r.month: r for r in content_reconciliation(content_path(settings, "health_apc"))}
+    assert len(months) == len(summary.months) > 1
+    with open_instance(settings) as instance:
+        for month, pulled in months.items():
+            records = instance.fetch_materializations(
+                AssetRecordsFilter(
+                    asset_key=AssetKey(["pull", "health_apc"]), asset_partitions=[month]
+                ),  # fmt: skip
+                limit=1,
+            ).records
+            meta = records[0].asset_materialization.metadata
+            assert meta["rows_in"].value == pulled.rows_in, month
+            assert meta["valid"].value == pulled.valid and meta["reconciles"].value
+            assert meta["gx_suite_passed"].value is True
+    total = next(s for s in summary.sources if s["source"] == "health_apc")
+    assert total["rows_in"] == sum(r.rows_in for r in months.values()) > pulled.rows_in
