@@ -1,0 +1,129 @@
+"""The command line: help, version, and one clear line for every mistake (no Dagster run)."""
+
+import os
+import sys
+
+import pytest
+
+import placelink
+from placelink.cli import main
+
+COMMANDS = ("init", "generate", "run", "evaluate", "report", "ui")
+
+
+def _flat(text: str) -> str:
+    """Help text with its line wrapping undone."""
+    return " ".join(text.split())
+
+
+@pytest.fixture(autouse=True)
+def _no_home_from_the_environment(monkeypatch):
+    monkeypatch.delenv("PLACELINK_HOME", raising=False)
+    monkeypatch.setenv("COLUMNS", "100")
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"placelink {placelink.__version__}\n"
+    assert err == ""
+
+
+def test_run_help_lists_every_option_with_its_default(capsys):
+    assert main(["run", "--help"]) == 0
+    out = _flat(capsys.readouterr().out)
+    for option, default in (
+        ("--home", "default: $PLACELINK_HOME, else ./data"),
+        ("--from", "default: pull"),
+        ("--until", "default: report"),
+        ("--no-retrain", "default: retrain"),
+    ):
+        assert option in out
+        assert default in out
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_of_every_command_has_help_with_its_default(command, capsys):
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    entries: list[str] = []
+    for line in out[out.index("options:") :].splitlines()[1:]:
+        if line.startswith("  -"):
+            entries.append(line)
+        elif entries:
+            entries[-1] += line
+    options = {_flat(e).split()[0].rstrip(","): _flat(e) for e in entries}
+    assert {"-h", "--home"} <= set(options)
+    for option, text in options.items():
+        if option != "-h":
+            assert "(default: " in text, f"{command} {option}: {text}"
+
+
+def test_generate_help_shows_the_defaults(capsys):
+    main(["generate", "--help"])
+    out = _flat(capsys.readouterr().out)
+    for default in ("default: 50000", "default: 36", "default: 42", "default: default"):
+        assert default in out
+
+
+def test_ui_help_shows_host_and_port(capsys):
+    main(["ui", "--help"])
+    out = _flat(capsys.readouterr().out)
+    assert "--host HOST" in out and "default: 127.0.0.1" in out
+    assert "--port PORT" in out and "default: 3000" in out
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["run", "--until", "bogus"], ["placelink run: error", "--until", "bogus"]),
+        (["generate", "--people", "lots"], ["--people", "whole number", "'lots'"]),
+        (["generate", "--people", "0"], ["--people", "at least 1"]),
+        (["ui", "--port", "70000"], ["--port", "65535"]),
+        ([], ["placelink: error", "command"]),
+    ],
+)
+def test_a_command_line_mistake_is_one_line(argv, words, capsys):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    for word in words:
+        assert word in err
+
+
+def test_evaluate_on_a_home_without_linkage_is_one_line(tmp_path, capsys):
+    assert main(["evaluate", "--home", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no linkage yet" in err
+
+
+class _Exec(Exception):
+    pass
+
+
+def _no_exec(file, args, env):
+    raise _Exec(file, args, env)
+
+
+def test_ui_passes_host_and_port_to_dagster_dev(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "execvpe", _no_exec)
+    with pytest.raises(_Exec) as caught:
+        main(["ui", "--home", str(tmp_path), "--host", "0.0.0.0", "--port", "3001"])
+    file, argv, env = caught.value.args
+    assert file == sys.executable
+    assert argv == [
+        *[sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"],
+        *["-h", "0.0.0.0", "-p", "3001"],
+    ]
+    assert env["DAGSTER_HOME"] == str(tmp_path.resolve() / "dagster")
+    assert env["PLACELINK_HOME"] == str(tmp_path.resolve())
+    assert (tmp_path / "dagster" / "dagster.yaml").exists()  # prepare_dagster_home ran first
+
+
+def test_ui_defaults_to_localhost_port_3000(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "execvpe", _no_exec)
+    with pytest.raises(_Exec) as caught:
+        main(["ui", "--home", str(tmp_path)])
+    argv = caught.value.args[1]
+    assert argv[-4:] == ["-h", "127.0.0.1", "-p", "3000"]
