@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     try:
         settings = Settings.from_env(home=args.home)
+        _check_home(args, settings)
         return args.command(args, settings)
     except CheckFailed as exc:
         print(f"placelink: blocking check failed: {exc}", file=sys.stderr)
@@ -43,6 +44,18 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _check_home(args: argparse.Namespace, settings: Settings) -> None:
+    """Only `generate` makes a data home; every other command stops on one that is missing."""
+    home = settings.home
+    if home.exists() and not home.is_dir():
+        raise PlacelinkError(f"{home}: not a folder (--home or PLACELINK_HOME names the data home)")
+    if args.command is not _generate and not home.exists():
+        raise PlacelinkError(
+            f"{home}: no such data home (make one with `placelink generate`, "
+            "or point --home or PLACELINK_HOME at one)"
+        )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -280,6 +293,9 @@ def _truth(settings: Settings, path: Path | None) -> pd.DataFrame:
 def _report(args: argparse.Namespace, settings: Settings) -> int:
     from placelink.report import build_report
 
+    content = any(settings.content.glob("*.parquet"))
+    if not content and not any(settings.published.glob("*/*.parquet")):
+        raise PlacelinkError(f"{settings.home}: nothing to report yet: run `placelink run` first")
     report = build_report(settings)
     print(f"report: {report.path}")
     return 0

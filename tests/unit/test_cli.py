@@ -3,6 +3,7 @@
 import os
 import sys
 
+import pandas as pd
 import pytest
 
 import placelink
@@ -90,6 +91,65 @@ def test_a_command_line_mistake_is_one_line(argv, words, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
     for word in words:
         assert word in err
+
+
+@pytest.mark.parametrize(
+    "argv", [["run"], ["run", "--from", "models"], ["evaluate"], ["report"], ["init"], ["ui"]]
+)
+def test_a_missing_home_stops_naming_it_and_is_not_made(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(os, "execvpe", _no_exec)
+    home = tmp_path / "does" / "not" / "exist"
+    assert main([*argv, "--home", str(home)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"placelink: {home}: no such data home (make one with `placelink generate`, "
+        "or point --home or PLACELINK_HOME at one)\n"
+    )
+    assert not home.exists()
+    assert not home.parent.exists()
+
+
+def test_a_missing_home_from_the_environment_is_not_made(tmp_path, capsys, monkeypatch):
+    home = tmp_path / "nowhere"
+    monkeypatch.setenv("PLACELINK_HOME", str(home))
+    assert main(["report"]) == 2
+    assert str(home) in capsys.readouterr().err
+    assert not home.exists()
+
+
+def test_a_home_that_is_a_file_is_one_line(tmp_path, capsys):
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    for command in ("generate", "report"):
+        assert main([command, "--home", str(home)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{home}: not a folder" in err
+
+
+def test_report_before_any_run_says_there_is_nothing_to_report(tmp_path, capsys):
+    (tmp_path / "content").mkdir()
+    (tmp_path / "published").mkdir()
+    assert main(["report", "--home", str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"placelink: {tmp_path}: nothing to report yet: run `placelink run` first\n"
+    assert not (tmp_path / "reports").exists()
+
+
+def test_report_goes_ahead_once_something_is_published(tmp_path, capsys, monkeypatch):
+    made = []
+
+    def build_report(settings):
+        made.append(settings.home)
+        return type("Report", (), {"path": settings.reports / "quality" / "index.html"})
+
+    monkeypatch.setattr("placelink.report.build_report", build_report)
+    (tmp_path / "published" / "outcomes").mkdir(parents=True)
+    pd.DataFrame({"n": [1]}).to_parquet(tmp_path / "published" / "outcomes" / "t.parquet")
+    assert main(["report", "--home", str(tmp_path)]) == 0
+    assert made == [tmp_path.resolve()]
+    assert capsys.readouterr().out.startswith("report: ")
 
 
 def test_evaluate_on_a_home_without_linkage_is_one_line(tmp_path, capsys):
