@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from placelink import __version__
 from placelink.errors import CheckFailed, PlacelinkError
 from placelink.settings import Settings
 
@@ -21,15 +22,22 @@ STEPS = ("pull", "pseudonymise", "link", "models", "publish", "report")
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a mistake argparse has reported
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     try:
         settings = Settings.from_env(home=args.home)
+        _check_home(args, settings)
         return args.command(args, settings)
     except CheckFailed as exc:
         print(f"placelink: blocking check failed: {exc}", file=sys.stderr)
         return 1
     except PlacelinkError as exc:
         print(f"placelink: {exc}", file=sys.stderr)
+        return 2
+    except PermissionError as exc:
+        print(f"placelink: {exc.filename}: permission denied", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -38,57 +46,153 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
+def _check_home(args: argparse.Namespace, settings: Settings) -> None:
+    """Only `generate` makes a data home; every other command stops on one that is missing."""
+    home = settings.home
+    if home.exists() and not home.is_dir():
+        raise PlacelinkError(f"{home}: not a folder (--home or PLACELINK_HOME names the data home)")
+    if args.command is not _generate and not home.exists():
+        raise PlacelinkError(
+            f"{home}: no such data home (make one with `placelink generate`, "
+            "or point --home or PLACELINK_HOME at one)"
+        )
+
+
+class _Parser(argparse.ArgumentParser):
+    """A mistake on the command line is one line on stderr, as every other mistake is."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="placelink", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="placelink",
+        description="Link public-service extracts into persons on pseudonymised encodings and "
+        "publish integration outcomes.",
+        epilog="`placelink COMMAND --help` lists a command's options; every command takes --home.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"placelink {__version__}",
+        help="print the version and exit",
+    )
     sub = parser.add_subparsers(required=True, metavar="command")
 
     def command(name: str, fn, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--home", help="the data home (default PLACELINK_HOME or ./data)")
+        p.add_argument(
+            "--home",
+            metavar="PATH",
+            help="the data home (default: $PLACELINK_HOME, else ./data)",
+        )
         p.set_defaults(command=fn)
         return p
 
     command("init", _init, "make the provider key and the release key where none is set")
 
     g = command("generate", _generate, "write the synthetic town's extracts into landing/")
-    g.add_argument("--people", type=_positive, default=50_000)
-    g.add_argument("--months", type=_positive, default=36)
-    g.add_argument("--seed", type=int, default=42)
-    g.add_argument("--errors", choices=("default", "none", "heavy"), default="default")
+    g.add_argument(
+        "--people",
+        type=_positive,
+        default=50_000,
+        metavar="N",
+        help="people in the town (default: %(default)s)",
+    )
+    g.add_argument(
+        "--months",
+        type=_positive,
+        default=36,
+        metavar="N",
+        help="months of extracts (default: %(default)s)",
+    )
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="random seed: the same seed, the same town (default: %(default)s)",
+    )
+    g.add_argument(
+        "--errors",
+        choices=("default", "none", "heavy"),
+        default="default",
+        help="how many data-entry errors the extracts carry (default: %(default)s)",
+    )
 
+    steps = " | ".join(STEPS)
     r = command("run", _run, "materialise the pipeline in process and print a summary")
     r.add_argument(
         "--from",
         dest="start",
         choices=STEPS,
         default="pull",
-        help="first step (default pull); a role runs only its own steps: provider pull and "
-        "pseudonymise, linkage unit link, analytics models to report",
+        metavar="STEP",
+        help=f"first step, one of {steps}; a role runs only its own steps: provider pull and "
+        "pseudonymise, linkage unit link, analytics models to report (default: %(default)s)",
     )
-    r.add_argument("--until", choices=STEPS, default="report", help="last step (default report)")
-    r.add_argument("--no-retrain", action="store_true", help="predict with the saved model")
+    r.add_argument(
+        "--until",
+        choices=STEPS,
+        default="report",
+        metavar="STEP",
+        help="last step (default: %(default)s)",
+    )
+    r.add_argument(
+        "--no-retrain",
+        action="store_true",
+        help="predict with the saved linkage model instead of training it again (default: retrain)",
+    )
 
     e = command("evaluate", _evaluate, "pairwise precision, recall and F1 against truth")
     e.add_argument(
         "--truth",
         type=Path,
         default=None,
-        help="the truth keyed by record pseudonym (default: content/_truth/, which pseudonymise "
-        "writes for a generated town); a CSV of plain record ids is pseudonymised with the "
-        "provider's key",
+        metavar="PATH",
+        help="the truth keyed by record pseudonym, or a CSV of plain record ids, which is "
+        "pseudonymised with the provider's key (default: content/_truth/, which pseudonymise "
+        "writes for a generated town)",
     )
-    e.add_argument("--min-f1", type=float, default=None)
+    e.add_argument(
+        "--min-f1",
+        type=float,
+        default=None,
+        metavar="F1",
+        help="exit 1 when the overall F1 is below this (default: no minimum)",
+    )
 
     command("report", _report, "rebuild the governance report from the last run")
-    command("ui", _ui, "start the Dagster UI on this data home")
+
+    u = command("ui", _ui, "start the Dagster UI (dagster dev) on this data home")
+    u.add_argument(
+        "--host", default="127.0.0.1", help="address the UI listens on (default: %(default)s)"
+    )
+    u.add_argument(
+        "--port", type=_port, default=3000, help="port the UI listens on (default: %(default)s)"
+    )
     return parser
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def _port(text: str) -> int:
+    value = _whole(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 1 to 65535, not {value}")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
 
 
 def _init(args: argparse.Namespace, settings: Settings) -> int:
@@ -189,6 +293,9 @@ def _truth(settings: Settings, path: Path | None) -> pd.DataFrame:
 def _report(args: argparse.Namespace, settings: Settings) -> int:
     from placelink.report import build_report
 
+    content = any(settings.content.glob("*.parquet"))
+    if not content and not any(settings.published.glob("*/*.parquet")):
+        raise PlacelinkError(f"{settings.home}: nothing to report yet: run `placelink run` first")
     report = build_report(settings)
     print(f"report: {report.path}")
     return 0
@@ -201,6 +308,7 @@ def _ui(args: argparse.Namespace, settings: Settings) -> int:
     env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)}
     env["PLACELINK_HOME"] = str(settings.home)
     command = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"]
+    command += ["-h", args.host, "-p", str(args.port)]
     os.execvpe(command[0], command, env)
     return 0
 
