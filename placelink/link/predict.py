@@ -29,6 +29,7 @@ from placelink.link.model import (
 
 MATCH_THRESHOLD = 0.9
 NAME_COMPARISONS = ("given_name", "family_name")
+U_PAIRS = 2_000_000  # random pairs for u
 MIN_U_PAIRS = 1000  # fewer pairs of different people than this: NAME_U_FALLBACK
 # u of each agreeing name level (all but else), measured among 46,958 pairs of different people
 # sharing a date of birth in the demo town of 50,000 people (2026-12-01).
@@ -144,9 +145,16 @@ def _train(profiles, con: duckdb.DuckDBPyConnection, seed: int) -> Linker:
     linker = Linker(profiles, splink_settings(), log_level=logging.WARNING)
     training = linker.training
     training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=0.7)
-    training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed)
     model = linker.misc.save_model_to_json()
     comparisons = {c["output_column_name"]: c for c in model["comparisons"]}
+    for comparison in comparisons.values():
+        for level in comparison["comparison_levels"]:
+            # Not one random pair agreed (NI numbers, say): rarer than one in the sample, not
+            # unknown, which Splink would otherwise replace by a default that makes it no
+            # evidence at all.
+            if not level.get("is_null_level") and level.get("u_probability") is None:
+                level["u_probability"] = 1 / U_PAIRS
     for name in NAME_COMPARISONS:
         _set_u_from_distinct_people(con, comparisons[name])
     _set_u_of_name_and_dob_levels(comparisons)
