@@ -88,6 +88,9 @@ OUTPUT_COLUMNS: Final = (
     "family_ym_token",
     "family_md_token",
     "family_yd_token",
+    "sound_ym_token",
+    "sound_md_token",
+    "sound_yd_token",
     "postcode_token",
     "postcode_sector_token",
     "postcode_district_token",
@@ -433,7 +436,10 @@ class IdentityEncoder:
         out.update(_encode_name("given", given, salt, tok, canon))
         out.update(_encode_name("family", family, salt, tok))
         out.update(_encode_dob(dob, tok))
-        out.update(_encode_name_dob(canon, family, dob, tok))
+        sound = pc.binary_join_element_wise(
+            *(_Distinct.of(n).map(_phonetic, pa.string()) for n in (given, family)), SEP
+        )
+        out.update(_encode_name_dob(canon, family, sound, dob, tok))
         out.update(_encode_postcode(_Distinct.of(strings("postcode")), tok))
         return pd.DataFrame(
             {name: _series(out[name], table.index, OUTPUT_DTYPES[name]) for name in OUTPUT_COLUMNS},
@@ -542,13 +548,15 @@ def _encode_dob(dob: pa.Array, tok: _Tokens) -> dict[str, pa.Array]:
 
 
 def _encode_name_dob(
-    canon: pa.Array, family: pa.Array, dob: pa.Array, tok: _Tokens
+    canon: pa.Array, family: pa.Array, sound: pa.Array, dob: pa.Array, tok: _Tokens
 ) -> dict[str, pa.Array]:
-    """Composites of the whole name and part of the date of birth: near-unique per person, so
-    they leak no frequency, yet they match when one part of a date of birth is wrong."""
+    """Composites of a name and part of the date of birth: near-unique per person, so they
+    leak no frequency, yet they match when one part of a date of birth is wrong. The name is
+    the whole name (canonical given and family), either alone, or the two names' phonetic codes
+    (`sound`), which also survive a typo in either name."""
     family = pc.replace_substring(family, " ", "")
     names = {"name": pc.binary_join_element_wise(canon, family, SEP), "given": canon,
-             "family": family}  # fmt: skip
+             "family": family, "sound": sound}  # fmt: skip
     year, month, day = (pc.utf8_slice_codeunits(dob, a, b) for a, b in ((0, 4), (5, 7), (8, 10)))
     parts = {"ym": (year, month), "md": (month, day), "yd": (year, day), "year": (year,)}
     out = {}

@@ -127,6 +127,11 @@ def _date_of_birth() -> dict[str, Any]:
                 "same name, two of three parts",
             ),
             _level(
+                "sound_ym_token_l = sound_ym_token_r OR sound_md_token_l = sound_md_token_r "
+                "OR sound_yd_token_l = sound_yd_token_r",
+                "names sound the same, two of three parts",
+            ),
+            _level(
                 " OR ".join(
                     f"{who}_{part}_token_l = {who}_{part}_token_r"
                     for who in ("given", "family")

@@ -176,10 +176,15 @@ def _set_u_of_name_and_dob_levels(comparisons: dict[str, dict]) -> None:
 
     given = level("given_name", "exact")["u_probability"]
     family = level("family_name", "exact")["u_probability"]
+    # Phonetic codes agree where the names do, or where only their phonetic level does.
+    sounds = (given + level("given_name", "same phonetic code")["u_probability"]) * (
+        family + level("family_name", "same phonetic code")["u_probability"]
+    )
     swapped = level("date_of_birth", "day and month swapped")["u_probability"]
     for label, u in (
         ("day and month swapped, same name", swapped * given * family),
         ("same name, two of three parts", TWO_OF_THREE_PARTS * given * family),
+        ("names sound the same, two of three parts", TWO_OF_THREE_PARTS * sounds),
         ("one name the same, two of three parts", TWO_OF_THREE_PARTS * (given + family)),
         ("same name and year", SAME_YEAR * given * family),
     ):
