@@ -262,7 +262,12 @@ def test_names_are_salted_with_the_date_of_birth():
     out = e.encode_identities(
         _table(given_name=["JOHN"] * 3, family_name=["SMITH"] * 3, date_of_birth=dobs), KEY
     )
-    salted = [c for c in e.OUTPUT_COLUMNS if c.startswith(("given", "family"))]
+    composites = ("_ym_token", "_md_token", "_yd_token")  # a name with part of the date
+    salted = [
+        c
+        for c in e.OUTPUT_COLUMNS
+        if c.startswith(("given", "family")) and not c.endswith(composites)
+    ]
     for column in salted:
         assert out[column].iloc[0] == out[column].iloc[1], column
         assert out[column].iloc[0] != out[column].iloc[2], column
