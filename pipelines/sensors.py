@@ -1,21 +1,42 @@
-"""Sensors: a new month's landing files ask for that month's run."""
+"""Sensors: newly landed months ask for one run of the whole chain."""
+
+from __future__ import annotations
 
 from dagster import RunRequest, SensorDefinition, SensorEvaluationContext, SkipReason, sensor
 
 from assets.partitions import monthly_partitions
+from assets.sources import pull_key
 from pipelines.resources import PlacelinkResource
 from placelink.connectors import landed_months
 from placelink.sources import SourceSpec
+
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def new_months(landed: list[str], pulled: dict[str, set[str]]) -> list[str]:
+    """Landed months that some source has not pulled yet, in order."""
+    return [m for m in landed if any(m not in months for months in pulled.values())]
 
 
 def build_sensors(specs: list[SourceSpec]) -> list[SensorDefinition]:
     @sensor(job_name="monthly_job", minimum_interval_seconds=300, name="landing_sensor")
     def landing_sensor(context: SensorEvaluationContext, placelink: PlacelinkResource):
-        """Request a month's run once every file-based source has landed that month."""
+        """Once every file-based source has landed a month that is not yet pulled, request one
+        run over the new months: each is pulled, and linkage, the models, publishing and the
+        report follow once for all of them, not once per month."""
         keys = set(monthly_partitions.get_partition_keys())
-        ready = [m for m in landed_months(specs, placelink.settings().home) if m in keys]
-        if not ready:
-            return SkipReason("no month has landed for every file-based source")
-        return [RunRequest(run_key=month, partition_key=month) for month in ready]
+        landed = [m for m in landed_months(specs, placelink.settings().home) if m in keys]
+        pulled = {
+            spec.name: context.instance.get_materialized_partitions(pull_key(spec.name))
+            for spec in specs
+        }
+        months = new_months(landed, pulled)
+        if not months:
+            return SkipReason(f"{len(landed)} landed month(s), every one already pulled")
+        first, last = months[0], months[-1]
+        return RunRequest(
+            run_key=f"{first}..{last}",
+            tags={RANGE_START: first, RANGE_END: last},
+        )
 
     return [landing_sensor]

@@ -276,3 +276,11 @@ def test_each_months_materialisation_carries_that_months_own_figures(town):
             assert meta["gx_suite_passed"].value is True
     total = next(s for s in summary.sources if s["source"] == "health_apc")
     assert total["rows_in"] == sum(r.rows_in for r in months.values()) > pulled.rows_in
+
+
+def test_placelink_run_shows_in_the_ui_under_monthly_job(town):
+    from pipelines.run import open_instance
+
+    settings, summary = town
+    with open_instance(settings) as instance:
+        assert instance.get_run_by_id(summary.run_id).job_name == "monthly_job"
