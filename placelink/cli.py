@@ -6,12 +6,9 @@ A user's mistake is one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
-
-import pandas as pd
 
 from placelink import __version__
 from placelink.errors import CheckFailed, PlacelinkError
@@ -240,16 +237,19 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from placelink.files import write_text_atomic
     from placelink.link import record_links_path
-    from placelink.link.evaluate import evaluate_links
+    from placelink.link.evaluate import evaluation_path, load_truth, write_evaluation
 
-    links_path = record_links_path(settings)
-    if not links_path.exists():
-        raise PlacelinkError(f"{links_path}: no linkage yet (run `placelink run` first)")
-    result = evaluate_links(pd.read_parquet(links_path), _truth(settings, args.truth))
-    out = settings.reports / "linkage_eval.json"
-    write_text_atomic(json.dumps(result, indent=2), out)
+    if not record_links_path(settings).exists():
+        raise PlacelinkError(
+            f"{record_links_path(settings)}: no linkage yet (run `placelink run` first)"
+        )
+    truth = load_truth(settings, args.truth)
+    if truth is None:
+        raise PlacelinkError(
+            f"{settings.content / '_truth'}: no truth (only a generated town has one)"
+        )
+    result, out = write_evaluation(settings, truth), evaluation_path(settings)
     overall = result["overall"]
     print(
         f"pairwise precision {overall['precision']:.4f}  recall {overall['recall']:.4f}  "
@@ -264,30 +264,6 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"placelink: F1 {overall['f1']:.4f} is below --min-f1 {args.min_f1}", file=sys.stderr)
         return 1
     return 0
-
-
-def _truth(settings: Settings, path: Path | None) -> pd.DataFrame:
-    """The truth keyed by record pseudonym, as record_links is."""
-    import pyarrow as pa
-
-    from placelink.encode import load_key, record_pseudonyms
-
-    if path is None:
-        files = sorted((settings.content / "_truth").glob("*.parquet"))
-        if not files:
-            raise PlacelinkError(
-                f"{settings.content / '_truth'}: no truth (only a generated town has one)"
-            )
-        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    if not path.exists():
-        raise PlacelinkError(f"{path}: truth file not found")
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    truth, key = pd.read_csv(path, dtype=str), load_key(settings)
-    for source, rows in truth.groupby("source"):
-        ids = pa.array(rows["record_id"].tolist(), pa.string())
-        truth.loc[rows.index, "record_id"] = record_pseudonyms(key, source, ids).to_pylist()
-    return truth
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:

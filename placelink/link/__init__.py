@@ -15,7 +15,7 @@ import pyarrow as pa
 from placelink.errors import ConfigError
 from placelink.files import write_parquet_atomic
 from placelink.link.person_index import assign_person_ids, sources_per_person
-from placelink.link.predict import link_encoded
+from placelink.link.predict import Diagnostics, link_encoded
 from placelink.settings import Settings
 
 
@@ -30,6 +30,9 @@ class LinkageResult:
     trained: bool
     threshold: float
     key_fingerprint: str
+    diagnostics: Diagnostics
+    cluster_sizes: dict[int, int]  # persons by number of records
+    linked_other_source: dict[str, float]  # per source, share of records whose person is in another
     record_links: Path
     person_index: Path
     model: Path
@@ -76,6 +79,15 @@ def run_linkage(
         trained=clustering.trained,
         threshold=clustering.threshold,
         key_fingerprint=clustering.key_fingerprint,
+        diagnostics=clustering.diagnostics,
+        cluster_sizes={
+            int(k): int(v)
+            for k, v in links.groupby("person_id").size().value_counts().sort_index().items()
+        },
+        linked_other_source={
+            str(k): float(v)
+            for k, v in links["person_id"].map(sources > 1).groupby(links["source"]).mean().items()
+        },
         record_links=links_file,
         person_index=index_file,
         model=model_path(settings),

@@ -6,11 +6,18 @@ n(n-1)/2 pairs, so a million records are scored in seconds.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from itertools import combinations_with_replacement
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+
+from placelink.errors import PlacelinkError
+from placelink.files import write_text_atomic
+from placelink.settings import Settings
 
 SUBGROUPS = ("age_band", "sex", "neighbourhood", "deprivation_quintile", "name_origin")
 
@@ -124,3 +131,42 @@ def _pairs_involving(codes: np.ndarray, mask: np.ndarray) -> int:
         np.int64
     )
     return int((n * (n - 1) // 2 - rest * (rest - 1) // 2).sum())
+
+
+def evaluation_path(settings: Settings) -> Path:
+    return settings.reports / "linkage_eval.json"
+
+
+def load_truth(settings: Settings, path: Path | None = None) -> pd.DataFrame | None:
+    """The truth keyed by record pseudonym, as record_links is; None where there is none.
+
+    By default the truth pseudonymise wrote for a generated town (content/_truth/). A given
+    Parquet file is taken as keyed already; a CSV of the sources' own record ids is keyed with
+    the provider's key, so only the provider can evaluate from one.
+    """
+    from placelink.encode import load_key, record_pseudonyms
+
+    if path is None:
+        files = sorted((settings.content / "_truth").glob("*.parquet"))
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else None
+    if not path.exists():
+        raise PlacelinkError(f"{path}: truth file not found")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    truth, key = pd.read_csv(path, dtype=str), load_key(settings)
+    for source, rows in truth.groupby("source"):
+        ids = pa.array(rows["record_id"].tolist(), pa.string())
+        truth.loc[rows.index, "record_id"] = record_pseudonyms(key, source, ids).to_pylist()
+    return truth
+
+
+def write_evaluation(settings: Settings, truth: pd.DataFrame) -> dict:
+    """Score linkage/record_links.parquet against the truth; keep it in reports/ for the report."""
+    from placelink.link import record_links_path
+
+    links = record_links_path(settings)
+    if not links.exists():
+        raise PlacelinkError(f"{links}: no linkage yet (run `placelink run` first)")
+    result = evaluate_links(pd.read_parquet(links), truth)
+    write_text_atomic(json.dumps(result, indent=2), evaluation_path(settings))
+    return result

@@ -18,6 +18,7 @@ from splink import DuckDBAPI, Linker
 from placelink.encode import file_key_fingerprint
 from placelink.errors import ConfigError
 from placelink.link.model import (
+    BLOCKING_RULES,
     DETERMINISTIC_RULES,
     PROFILE_COLUMNS,
     SAME_YEAR,
@@ -28,6 +29,7 @@ from placelink.link.model import (
 )
 
 MATCH_THRESHOLD = 0.9
+WEIGHT_BIN = 2.0  # match-weight bins of the diagnostics' histogram
 NAME_COMPARISONS = ("given_name", "family_name")
 U_PAIRS = 2_000_000  # random pairs for u
 MIN_U_PAIRS = 1000  # fewer pairs of different people than this: NAME_U_FALLBACK
@@ -37,6 +39,12 @@ NAME_U_FALLBACK = {
     "given_name": (0.0094, 0.00004, 0.0011, 0.0003, 0.0011, 0.0025),
     "family_name": (0.019, 0.00004, 0.0005, 0.00045, 0.0011, 0.0049),
 }
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    pairs_per_rule: dict[str, int]  # pairs each blocking rule scored (first rule to find them)
+    match_weight_histogram: dict[float, int]  # scored pairs by match weight, bins of WEIGHT_BIN
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class Clustering:
     trained: bool
     threshold: float
     key_fingerprint: str
+    diagnostics: Diagnostics
 
 
 def link_encoded(
@@ -114,9 +123,24 @@ def link_encoded(
         """
     ).df()
     n_profiles = con.sql("select count(*) from profiles").fetchall()[0][0]
+    diagnostics = _diagnostics(con, predictions.physical_name)
     con.close()
     return Clustering(
-        records, n_profiles, pairs[0], pairs[1], trained, MATCH_THRESHOLD, fingerprint
+        records, n_profiles, pairs[0], pairs[1], trained, MATCH_THRESHOLD, fingerprint, diagnostics
+    )
+
+
+def _diagnostics(con: duckdb.DuckDBPyConnection, predictions: str) -> Diagnostics:
+    """What the model says of itself, truth or no truth: the pairs each blocking rule scored,
+    and how the scored pairs' match weights fall (a well-separated model leaves few between)."""
+    rules = dict(con.sql(f"select match_key, count(*) from {predictions} group by all").fetchall())
+    weights = con.sql(
+        f"select floor(match_weight / {WEIGHT_BIN}) * {WEIGHT_BIN} as low, count(*) "
+        f"from {predictions} group by all order by low"
+    ).fetchall()
+    return Diagnostics(
+        pairs_per_rule={rule: int(rules.get(str(i), 0)) for i, rule in enumerate(BLOCKING_RULES)},
+        match_weight_histogram={float(low): int(n) for low, n in weights},
     )
 
 
