@@ -1,15 +1,15 @@
 """Published tables: one asset per model marked `meta: {publish: …}`, each GX-checked.
 
-The GX suite runs on the exact frame about to be written (after disclosure control); a failure
-leaves the previous Parquet in place and, being blocking, stops the report.
+The GX suite runs on the exact frame about to be written (after disclosure control, rounding and
+typing); a failure leaves the previous Parquet in place and, being blocking, stops the report.
+Each file's metadata names this run, the data period and the key's fingerprint.
 """
-
-from __future__ import annotations
 
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     MaterializeResult,
@@ -20,7 +20,7 @@ from dagster import (
 from assets.outcomes import outcome_key
 from pipelines.resources import PlacelinkResource
 from placelink.expectations import suite_path, write_result
-from placelink.publish import publish_model
+from placelink.publish import publish_model, run_metadata
 from placelink.sqlmodels import SqlProject
 from placelink.warehouse import make_engine
 
@@ -59,7 +59,7 @@ def _published_asset(project: SqlProject, name: str) -> AssetsDefinition:
             )
         ],
     )
-    def _published(placelink: PlacelinkResource):
+    def _published(context: AssetExecutionContext, placelink: PlacelinkResource):
         settings = placelink.settings()
         engine = make_engine(settings)
         try:
@@ -71,6 +71,7 @@ def _published_asset(project: SqlProject, name: str) -> AssetsDefinition:
                 settings.sdc_threshold,
                 settings.sdc_base,
                 suite=suite,
+                extra_metadata=run_metadata(settings.content, context.run_id),
             )
         finally:
             engine.dispose()

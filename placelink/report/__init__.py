@@ -2,7 +2,13 @@
 
 Everything on it is read back from what the run wrote (reconciliation in the standardised files'
 metadata, kept validation results, the person index, published tables' metadata), so
-`placelink report` rebuilds it without running anything.
+`placelink report` rebuilds it without running anything. Its header names the run, the data
+period and the code version; beside it, reports/data_docs/ holds one HTML page per kept GX
+validation result (each source month, each published table), linked from the report's rows.
+
+The pages are rendered here rather than by GX's Data Docs site builder: that builder reads full
+GX validation results from a GX store, and the kept results deliberately hold counts only, never
+the unexpected values (a source suite runs on identifiable rows).
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import subprocess
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,12 +31,18 @@ import pyarrow.parquet as pq  # noqa: E402
 from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: E402
 
 from placelink import __version__  # noqa: E402
-from placelink.encode import file_key_fingerprint  # noqa: E402
-from placelink.expectations import read_result  # noqa: E402
+from placelink.errors import ConfigError  # noqa: E402
+from placelink.expectations import (  # noqa: E402
+    SuiteResult,
+    load_suite,
+    read_result,
+    suite_path,
+)
 from placelink.files import write_text_atomic  # noqa: E402
-from placelink.link import person_index_path, record_links_path
+from placelink.link import person_index_path, record_links_path  # noqa: E402
 from placelink.link.person_index import sources_per_person  # noqa: E402
 from placelink.pseudonymise import content_path, content_reconciliation  # noqa: E402
+from placelink.publish import RUN_ID_KEY, data_period, key_fingerprint  # noqa: E402
 from placelink.pull import add_up  # noqa: E402
 from placelink.settings import Settings  # noqa: E402
 from placelink.sources import load_sources  # noqa: E402
@@ -42,23 +56,38 @@ class ReportResult:
     sources: int
     tables: int
     checks_failed: int
+    data_docs: int = 0
 
 
-def build_report(settings: Settings) -> ReportResult:
-    """Gather the run's figures and write reports/quality/index.html."""
-    sources = [_source_section(settings, spec) for spec in load_sources(settings.sources_file)]
-    tables = _published_tables(settings)
+def build_report(settings: Settings, run_id: str | None = None) -> ReportResult:
+    """Gather the run's figures and write reports/quality/index.html and reports/data_docs/.
+
+    `run_id` is the run building the report; without it (`placelink report`), the run that
+    wrote the published tables, as their metadata names it.
+    """
+    report_file = settings.reports / "quality" / "index.html"
+    docs = _write_data_docs(settings, report_file)
+    sources = [
+        _source_section(settings, spec, docs) for spec in load_sources(settings.sources_file)
+    ]
+    tables = _published_tables(settings, docs)
     linkage = _linkage_section(settings)
+    period = data_period(settings.content)
+    table_runs = sorted({t["run_id"] for t in tables if t["run_id"]})
     checks_failed = sum(s["checks_failed"] for s in sources) + sum(
         1 for t in tables if t["check"] and not t["check"]["success"]
     )
     html = (
-        Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+        _environment()
         .get_template("quality.html.j2")
         .render(
             generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            version=__version__,
-            fingerprint=_key_fingerprint(settings),
+            version=code_version(),
+            run_id=run_id or ", ".join(table_runs) or "unknown (no published table names it)",
+            table_runs=table_runs,
+            period=f"{period[0]} to {period[1]}" if period else "unknown (no data pulled yet)",
+            data_docs_index=_href(report_file, settings.reports / "data_docs" / "index.html"),
+            fingerprint=key_fingerprint(settings.content) or "none (nothing pseudonymised yet)",
             sources=sources,
             linkage=linkage,
             tables=tables,
@@ -68,17 +97,119 @@ def build_report(settings: Settings) -> ReportResult:
             chart_sources=_chart_sources(sources),
         )
     )
-    path = write_text_atomic(html, settings.reports / "quality" / "index.html")
-    return ReportResult(path, len(sources), len(tables), checks_failed)
+    path = write_text_atomic(html, report_file)
+    return ReportResult(path, len(sources), len(tables), checks_failed, len(docs))
 
 
-def _key_fingerprint(settings: Settings) -> str:
-    """The key's fingerprint as the content files carry it: the report needs no key."""
-    fingerprints = {file_key_fingerprint(f) or "none" for f in settings.content.glob("*.parquet")}
-    return ", ".join(sorted(fingerprints)) or "none (nothing pseudonymised yet)"
+def code_version() -> str:
+    """placelink's version, with the git commit of its code when git can tell it."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{__version__} (commit {commit})" if commit else __version__
 
 
-def _source_section(settings: Settings, spec) -> dict:
+def _href(page: Path, target: Path) -> str:
+    """A link from `page` to `target` that works wherever the data home is copied."""
+    return Path(os.path.relpath(target, page.parent)).as_posix()
+
+
+def _write_data_docs(settings: Settings, report_file: Path) -> dict[Path, str]:
+    """One HTML page per kept validation result, and an index: result file -> link from the
+    report. Pages of results no longer kept are removed."""
+    validations = settings.reports / "validations"
+    root = settings.reports / "data_docs"
+    env = _environment()
+    page_template = env.get_template("validation.html.j2")
+    pages: list[dict] = []
+    for result_file in sorted(validations.glob("*/*.json")):
+        group, stem = result_file.parent.name, result_file.stem
+        if group == "published":
+            kind, name, title, page = "published", stem, stem, root / "published" / f"{stem}.html"
+        else:
+            kind, name, title = "sources", group, f"{group} {stem}"
+            page = root / "sources" / group / f"{stem}.html"
+        result = read_result(result_file)
+        write_text_atomic(
+            page_template.render(
+                title=title,
+                kind=kind,
+                result=result,
+                rows=_expectation_rows(result, suite_path(kind, name)),
+                kept=result_file.relative_to(settings.reports).as_posix(),
+                report=_href(page, report_file),
+                index=_href(page, root / "index.html"),
+            ),
+            page,
+        )
+        pages.append(
+            {
+                "source": result_file,
+                "page": page,
+                "title": title,
+                "kind": kind,
+                "success": result.success,
+                "href": _href(root / "index.html", page),
+            }
+        )
+    if pages or root.exists():
+        write_text_atomic(
+            env.get_template("data_docs_index.html.j2").render(
+                pages=pages, report=_href(root / "index.html", report_file)
+            ),
+            root / "index.html",
+        )
+        kept = {p["page"] for p in pages} | {root / "index.html"}
+        for stale in root.rglob("*.html"):
+            if stale not in kept:
+                stale.unlink()
+    return {p["source"]: _href(report_file, p["page"]) for p in pages}
+
+
+def _expectation_rows(result: SuiteResult, suite_file: Path) -> list[dict]:
+    """Each outcome with its expectation's settings and reason from the suite file, matched by
+    type and column in order (settings are configuration, never row values)."""
+    try:
+        specs = list(load_suite(suite_file)["expectations"])
+    except ConfigError:  # a suite renamed or removed since: show the outcomes alone
+        specs = []
+    rows = []
+    for outcome in result.outcomes:
+        spec = next(
+            (
+                e
+                for e in specs
+                if e["type"] == outcome.expectation
+                and e.get("kwargs", {}).get("column") == outcome.column
+            ),
+            None,
+        )
+        if spec is not None:
+            specs.remove(spec)
+        kwargs = {k: v for k, v in (spec or {}).get("kwargs", {}).items() if k != "column"}
+        rows.append(
+            {
+                "outcome": outcome,
+                "settings": ", ".join(f"{k}={json.dumps(v)}" for k, v in kwargs.items()),
+                "why": (spec or {}).get("meta", {}).get("why", ""),
+            }
+        )
+    return rows
+
+
+def _environment() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+
+
+def _source_section(settings: Settings, spec, docs: dict[Path, str]) -> dict:
     content = content_path(settings, spec.name)
     totals = add_up(content_reconciliation(content) if content.exists() else [])
     validations = sorted((settings.reports / "validations" / spec.name).glob("*.json"))
@@ -92,6 +223,10 @@ def _source_section(settings: Settings, spec) -> dict:
         "suites_run": len(results),
         "checks_failed": len(failed),
         "failures": [f"{month}: {r.describe_failures()}" for month, r in failed],
+        "validations": [
+            {"month": v.stem, "success": r.success, "href": docs.get(v)}
+            for v, r in zip(validations, results, strict=True)
+        ],
     }
 
 
@@ -126,7 +261,7 @@ def _linkage_section(settings: Settings) -> dict | None:
     return section
 
 
-def _published_tables(settings: Settings) -> list[dict]:
+def _published_tables(settings: Settings, docs: dict[Path, str]) -> list[dict]:
     tables = []
     for path in sorted(settings.published.glob("*/*.parquet")):
         schema = pq.read_schema(path)
@@ -141,6 +276,8 @@ def _published_tables(settings: Settings) -> list[dict]:
                 "columns": len(schema),
                 "description": meta.get("description", ""),
                 "sdc": json.loads(meta["placelink.sdc"]) if "placelink.sdc" in meta else None,
+                "run_id": meta.get(RUN_ID_KEY),
+                "href": docs.get(check_file),
                 "check": None
                 if check is None
                 else {"success": check.success, "failures": check.describe_failures()},
