@@ -2,6 +2,9 @@
 
 import pandas as pd
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -11,16 +14,21 @@ from dagster import (
     asset,
 )
 
+from assets.metadata import counts_table
 from assets.sources import OWNERS, pseudonymise_key
 from pipelines.resources import PlacelinkResource
 from placelink.encode import load_release_key
 from placelink.link import record_links_path, run_linkage
+from placelink.link.evaluate import load_truth, write_evaluation
+from placelink.link.predict import WEIGHT_BIN
 from placelink.pseudonymise import content_path, encoded_path, truth_path
+from placelink.settings import Settings
 from placelink.sources import SourceSpec
 from placelink.warehouse import load_warehouse, make_engine
 
 RECORD_LINKS = AssetKey(["linkage", "record_links"])
 RAW_TABLES = AssetKey(["warehouse", "raw_tables"])
+MIN_TRUE_PAIRS = 100  # a pair of sources with fewer true pairs is too small to judge alone
 
 
 class LinkageConfig(Config):
@@ -58,6 +66,25 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
                 "pairs_scored": MetadataValue.int(result.pairs_scored),
                 "pairs_matched": MetadataValue.int(result.pairs_matched),
                 "match_threshold": MetadataValue.float(result.threshold),
+                "pairs_per_blocking_rule": counts_table(
+                    result.diagnostics.pairs_per_rule, "blocking rule"
+                ),
+                "match_weight_distribution": counts_table(
+                    {
+                        f"{w:+.0f} to {w + WEIGHT_BIN:+.0f}": n
+                        for w, n in result.diagnostics.match_weight_histogram.items()
+                    },
+                    "match weight of scored pairs",
+                ),  # fmt: skip
+                "persons_by_cluster_size": counts_table(
+                    {f"{k:>4} records": v for k, v in result.cluster_sizes.items()}, "cluster size"
+                ),
+                "share_linked_to_another_source": MetadataValue.md(
+                    "| source | share of records |\n|---|---|\n"
+                    + "\n".join(
+                        f"| {k} | {v:.3f} |" for k, v in sorted(result.linked_other_source.items())
+                    )
+                ),
                 "model_trained_this_run": MetadataValue.bool(result.trained),
                 "key_fingerprint": MetadataValue.text(result.key_fingerprint),
                 "model": MetadataValue.path(str(result.model)),
@@ -75,6 +102,19 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
             "release person_id), raw_record_links, raw_linkage_quality, raw_population and "
             "raw_neighbourhoods. Reads no encoding and no linkage key."
         ),
+        check_specs=[
+            AssetCheckSpec(
+                "linkage_quality",
+                asset=RAW_TABLES,
+                blocking=True,
+                description=(
+                    "Pairwise precision and recall against truth, where there is one, at least "
+                    "PLACELINK_LINKAGE_MIN_PRECISION and PLACELINK_LINKAGE_MIN_RECALL, and F1 of "
+                    "each pair of sources at least PLACELINK_LINKAGE_MIN_PAIR_F1: a failed "
+                    "linkage stops the models and publishing"
+                ),
+            )
+        ],
     )
     def raw_tables(placelink: PlacelinkResource):
         settings = placelink.settings()
@@ -96,7 +136,52 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
                     pd.DataFrame([r.__dict__ for r in results]).to_markdown(index=False)
                 ),
                 "rows": MetadataValue.int(sum(r.rows for r in results)),
-            }
+            },
+            check_results=[_linkage_quality_check(settings)],
         )
 
     return [record_links, raw_tables]
+
+
+def _linkage_quality_check(settings: Settings) -> AssetCheckResult:
+    """Scores against truth where it exists (a generated town, a clerical sample); without it
+    the check cannot judge, passes, and says so: the linkage diagnostics are what remains."""
+    truth = load_truth(settings)
+    if truth is None:
+        return AssetCheckResult(
+            check_name="linkage_quality",
+            passed=True,
+            description="no truth to score against: read the linkage asset's diagnostics",
+        )
+    evaluation = write_evaluation(settings, truth)
+    overall = evaluation["overall"]
+    # A source whose identities went wrong hides in the overall figure when others are large:
+    # each pair of sources with enough true pairs to judge is held to its own floor.
+    judged = {
+        pair: score
+        for pair, score in evaluation["by_source_pair"].items()
+        if score["true_pairs"] >= MIN_TRUE_PAIRS
+    }
+    worst_pair, worst = min(judged.items(), key=lambda kv: kv[1]["f1"])
+    floors = {"precision": settings.linkage_min_precision, "recall": settings.linkage_min_recall}
+    below = [f"{k} {overall[k]:.4f} < {v}" for k, v in floors.items() if overall[k] < v]
+    below += [
+        f"{pair} F1 {score['f1']:.4f} < {settings.linkage_min_pair_f1}"
+        for pair, score in judged.items()
+        if score["f1"] < settings.linkage_min_pair_f1
+    ]
+    return AssetCheckResult(
+        check_name="linkage_quality",
+        passed=not below,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(below) or f"F1 {overall['f1']:.4f} against truth",
+        metadata={
+            "precision": MetadataValue.float(round(overall["precision"], 5)),
+            "recall": MetadataValue.float(round(overall["recall"], 5)),
+            "f1": MetadataValue.float(round(overall["f1"], 5)),
+            "worst_source_pair": MetadataValue.text(f"{worst_pair} F1 {worst['f1']:.4f}"),
+            "min_precision": MetadataValue.float(settings.linkage_min_precision),
+            "min_recall": MetadataValue.float(settings.linkage_min_recall),
+            "min_source_pair_f1": MetadataValue.float(settings.linkage_min_pair_f1),
+        },
+    )

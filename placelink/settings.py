@@ -25,6 +25,9 @@ class Settings:
     link_backend: str = "duckdb"
     sdc_threshold: int = 8
     sdc_base: int = 5
+    linkage_min_precision: float = 0.98
+    linkage_min_recall: float = 0.95
+    linkage_min_pair_f1: float = 0.965
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, home: Path | str | None = None):
@@ -63,6 +66,9 @@ class Settings:
             link_backend=backend,
             sdc_threshold=_int(env, "PLACELINK_SDC_THRESHOLD", 8),
             sdc_base=_int(env, "PLACELINK_SDC_BASE", 5),
+            linkage_min_precision=_share(env, "PLACELINK_LINKAGE_MIN_PRECISION", 0.98),
+            linkage_min_recall=_share(env, "PLACELINK_LINKAGE_MIN_RECALL", 0.95),
+            linkage_min_pair_f1=_share(env, "PLACELINK_LINKAGE_MIN_PAIR_F1", 0.965),
         )
 
     def with_home(self, home: Path | str) -> Settings:
@@ -144,4 +150,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
     if value < 1:
         raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number between 0 and 1, not {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{name} must be between 0 and 1, not {value}")
     return value

@@ -255,9 +255,13 @@ def _linkage_section(settings: Settings) -> dict | None:
             if column != "neighbourhood"
             for value, score in values.items()
         }
+        scores = pd.Series(subgroup_f1)
+        # From just below the lowest score, not from 0: a one-point gap between groups shows.
+        low = max(0.0, min(scores.min(), 0.99) - 0.01)
         section["f1_chart"] = _chart_bars(
-            pd.Series(subgroup_f1), "pairwise F1", "F1", horizontal=True
-        )
+            scores, f"pairwise F1 by subgroup (axis from {low:.2f})", "F1", horizontal=True,
+            value_range=(low, 1.0),
+        )  # fmt: skip
     return section
 
 
@@ -297,10 +301,16 @@ def _chart_bars(
     ylabel: str,
     horizontal: bool = False,
     stacked: bool = False,
+    value_range: tuple[float, float] | None = None,
 ) -> str:
-    """A bar chart as an inline PNG, so the report is one file that works offline."""
+    """A bar chart as an inline PNG, so the report is one file that works offline. With a
+    `value_range`, the value axis spans only it and each bar is labelled with its value."""
     fig, ax = plt.subplots(figsize=(7, 3.2 if not horizontal else max(3, 0.28 * len(data))))
     data.plot(kind="barh" if horizontal else "bar", ax=ax, stacked=stacked, color=None)
+    if value_range is not None:
+        (ax.set_xlim if horizontal else ax.set_ylim)(*value_range)
+        for container in ax.containers:
+            ax.bar_label(container, fmt="%.3f", fontsize=7, padding=2)
     ax.set_title(title)
     ax.set_xlabel(ylabel if horizontal else "")
     ax.set_ylabel("" if horizontal else ylabel)

@@ -167,3 +167,40 @@ def test_placelink_report_rebuilds_the_report_and_data_docs_from_files_alone(own
     assert main(["report", "--home", str(settings.home)]) == 0, capsys.readouterr().err
     assert not stale.exists()
     _check_report(settings, summary.run_id, summary.months)  # the run id from the tables
+
+
+def test_no_aggregate_table_is_a_margin_of_another(town):
+    """Differencing needs a total beside its parts: no published aggregate table's count column
+    sums, over its extra dimensions, to the same column of another (tests/unit/test_sdc.py shows
+    what four suppressed parts beside their total would give away)."""
+    import itertools
+
+    import duckdb
+
+    from placelink.sqlmodels import load_project
+
+    settings, _ = town
+    project = load_project(Path(__file__).resolve().parents[2] / "dbt_like_sql")
+    kinds = {
+        name: {c: col.meta.get("sdc") for c, col in m.columns.items()}
+        for name, m in project.models.items()
+        if m.publish == "aggregate"
+    }
+    database = settings.warehouse / "placelink.duckdb"
+    with duckdb.connect(str(database), read_only=True) as con:
+        for coarse, fine in itertools.permutations(kinds, 2):
+            dims = {c for c, k in kinds[coarse].items() if k == "none"}
+            fine_dims = {c for c, k in kinds[fine].items() if k == "none"}
+            shared = {c for c, k in kinds[coarse].items() if k == "count"} & {
+                c for c, k in kinds[fine].items() if k == "count"
+            }
+            if not dims < fine_dims:
+                continue
+            by = ", ".join(sorted(dims))
+            for column in shared:
+                rows, equal = con.execute(
+                    f"select count(*), count(*) filter (where c.{column} = f.total) "
+                    f"from {coarse} c join (select {by}, sum({column}) as total from {fine} "
+                    f"group by all) f using ({by})"
+                ).fetchone()
+                assert not (rows and equal == rows), f"{coarse}.{column} is a margin of {fine}"

@@ -71,7 +71,7 @@ def test_aggregate_columns_all_carry_an_sdc_kind(warehouse):
     for model in project.models.values():
         if model.publish == "aggregate":
             for column in model.columns.values():
-                assert column.meta.get("sdc") in ("count", "rate", "none"), column.name
+                assert column.meta.get("sdc") in ("count", "rate", "share", "none"), column.name
 
 
 def test_period_runs_from_the_first_to_the_last_extract_month(warehouse):
