@@ -4,12 +4,22 @@ The shared town stays as that run left it: a test that changes a data home (re-r
 report) takes `own_town`, its own copy, so no test sees another's changes whatever the order.
 """
 
+import contextlib
+import json
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from pipelines.run import run_pipeline
+from pipelines.run import prepare_dagster_home, run_pipeline
 from placelink.encode import init_keys
 from placelink.generate import generate
 from placelink.settings import Settings
@@ -47,3 +57,193 @@ def _files(home: Path) -> dict[str, tuple[int, int]]:
         for p in home.rglob("*")
         if p.is_file()
     }
+
+
+# `dagster dev` (webserver and daemon) on loopback over its own small town, driven through
+# GraphQL by tests/e2e/test_dagster_dev.py and test_ui_screenshot.py.
+UI_PEOPLE, UI_MONTHS = 3000, 3  # 1500 people can leave a month empty, and its pull fails
+BACKFILL_MONTHS = ["2023-04", "2023-05"]
+FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+class DagsterDev:
+    """A running `dagster dev`: its URL, data home, log, and GraphQL helpers."""
+
+    def __init__(self, settings: Settings, port: int, process: subprocess.Popen, log: Path):
+        self.settings, self.port, self.process, self.log = settings, port, process, log
+        self.url = f"http://127.0.0.1:{port}"
+
+    def graphql(self, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer = json.load(response)
+        assert not answer.get("errors"), answer["errors"]
+        return answer["data"]
+
+    def wait_until_ready(self, timeout: float) -> None:
+        """Until the webserver answers and the code location has loaded its repository."""
+        deadline, last = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"dagster dev exited:\n{self.log_tail()}"
+            try:
+                data = self.graphql(
+                    "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }",
+                    timeout=10,
+                )
+                if data["repositoriesOrError"].get("nodes"):
+                    return
+                last = data
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+                last = error
+            time.sleep(2)
+        raise AssertionError(f"dagster dev not ready in {timeout}s ({last}):\n{self.log_tail()}")
+
+    def run_status(self, run_id: str) -> str:
+        data = self.graphql(
+            "query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }",
+            {"id": run_id},
+        )
+        return data["runOrError"]["status"]
+
+    def wait_for_run(self, run_id: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while (status := self.run_status(run_id)) not in FINISHED:
+            assert time.monotonic() < deadline, f"run {run_id} still {status} after {timeout}s"
+            time.sleep(3)
+        return status
+
+    def runs_tagged(self, key: str, value: str) -> list[dict]:
+        data = self.graphql(
+            """query($tags: [ExecutionTag!]) {
+              runsOrError(filter: {tags: $tags}) {
+                ... on Runs { results { runId status jobName } }
+              }
+            }""",
+            {"tags": [{"key": key, "value": value}]},
+        )
+        return data["runsOrError"]["results"]
+
+    def failures(self, run_id: str) -> str:
+        """The run's error events (failed steps, failed run), for an assertion message."""
+        data = self.graphql(
+            """query($id: ID!) {
+              logsForRun(runId: $id) {
+                ... on EventConnection {
+                  events {
+                    __typename
+                    ... on MessageEvent { message level stepKey }
+                    ... on ErrorEvent { error { message stack } }
+                  }
+                }
+              }
+            }""",
+            {"id": run_id},
+        )
+        events = data["logsForRun"].get("events") or []
+        lines = [
+            f"{e['__typename']} {e.get('stepKey') or ''}: {e.get('message', '')}\n"
+            + (
+                "".join([e["error"]["message"], *e["error"]["stack"][-5:]])
+                if e.get("error")
+                else ""
+            )
+            for e in events
+            if e.get("level") in ("ERROR", "CRITICAL") or e.get("error")
+        ]
+        return f"run {run_id}:\n" + ("\n".join(lines) or "no error events")
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def dagster_dev(tmp_path_factory):
+    """`dagster dev` on 127.0.0.1 and a free port over a fresh small town; always torn down."""
+    home = tmp_path_factory.mktemp("ui_town")
+    generate(home, people=UI_PEOPLE, months=UI_MONTHS, seed=7)
+    settings = Settings.from_env(environ={}, home=home)
+    init_keys(settings)
+    prepare_dagster_home(settings)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLACELINK_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(settings.dagster_home), PLACELINK_HOME=str(settings.home))
+    port = _free_port()
+    log = tmp_path_factory.mktemp("dagster_dev") / "dagster_dev.log"
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "-h", "127.0.0.1", "-p", str(port)],
+            env=env,
+            cwd=home,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: webserver, daemon, code servers
+        )
+        try:
+            server = DagsterDev(settings, port, process, log)
+            server.wait_until_ready(timeout=240)
+            yield server
+        finally:
+            _stop(process)
+
+
+@pytest.fixture(scope="session")
+def ui_backfill(dagster_dev):
+    """A two-month backfill of every asset, launched through GraphQL; waits for its runs.
+
+    The daemon submits the runs: the pulls for both months in one run (single-run backfill
+    policy), then the unpartitioned steps. Returns the backfill id, its status and its runs.
+    """
+    nodes = dagster_dev.graphql("{ assetNodes { assetKey { path } } }")["assetNodes"]
+    launched = dagster_dev.graphql(
+        """mutation($params: LaunchBackfillParams!) {
+          launchPartitionBackfill(backfillParams: $params) {
+            __typename
+            ... on LaunchBackfillSuccess { backfillId }
+            ... on PythonError { message stack }
+          }
+        }""",
+        {
+            "params": {
+                "partitionNames": BACKFILL_MONTHS,
+                "assetSelection": [{"path": n["assetKey"]["path"]} for n in nodes],
+                "title": "e2e two-month backfill",
+            }
+        },
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    backfill_id = launched["backfillId"]
+    deadline, status = time.monotonic() + 900, None
+    while time.monotonic() < deadline:
+        status = dagster_dev.graphql(
+            """query($id: String!) {
+              partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } }
+            }""",
+            {"id": backfill_id},
+        )["partitionBackfillOrError"]["status"]
+        if status not in ("REQUESTED", "CANCELING", "FAILING"):
+            break
+        time.sleep(5)
+    runs = dagster_dev.runs_tagged("dagster/backfill", backfill_id)
+    return {"id": backfill_id, "status": status, "runs": runs, "months": BACKFILL_MONTHS}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the whole process group (dagster dev shuts its children down), then SIGKILL
+    to whatever is left of the group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
