@@ -212,7 +212,14 @@ def _with_date_part(who: str, part: str) -> Callable[[pd.DataFrame], pd.Series]:
     cut = {"ym": (0, 7), "md": (5, 10), "yd": (0, 4)}[part]
 
     def plaintext(r: pd.DataFrame) -> pd.Series:
-        name = _canon(r) if who == "given" else _nospace(r["family_name"])
+        if who == "sound":  # both names' phonetic codes, as the encoder joins them
+            name = pd.Series(
+                [g and f and f"{g} {f}" for g, f in zip(
+                    _metaphone(r["given_name"]), _metaphone(r["family_name"]), strict=True)],
+                index=r.index,
+            )  # fmt: skip
+        else:
+            name = _canon(r) if who == "given" else _nospace(r["family_name"])
         dob = r["dob"].map(lambda d: d if isinstance(d, str) else None)
         date = dob.map(lambda d: d and (d[cut[0] : cut[1]] + (d[7:] if part == "yd" else "")))
         return pd.Series(
@@ -231,8 +238,8 @@ PLAINTEXT: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
     "family_phonetic_token": ("family", lambda r: _metaphone(r["family_name"])),
     "family_part_tokens": ("family", lambda r: _parts(r["family_name"])),
     **{
-        f"{who}_{part}_token": (who, _with_date_part(who, part))
-        for who in ("given", "family")
+        f"{who}_{part}_token": (field, _with_date_part(who, part))
+        for who, field in (("given", "given"), ("family", "family"), ("sound", "family"))
         for part in ("ym", "md", "yd")
     },
 }
