@@ -15,8 +15,8 @@ from dagster import (
 )
 
 from assets.metadata import counts_table
+from assets.resources import PlacelinkResource
 from assets.sources import OWNERS, pseudonymise_key
-from pipelines.resources import PlacelinkResource
 from placelink.encode import load_release_key
 from placelink.link import record_links_path, run_linkage
 from placelink.link.evaluate import load_truth, write_evaluation

@@ -14,7 +14,7 @@ from dagster import (
 )
 
 from assets.linkage import RAW_TABLES
-from pipelines.resources import PlacelinkResource
+from assets.resources import PlacelinkResource
 from placelink.sqlmodels import SqlProject, run_model
 from placelink.sqltests import run_schema_tests
 from placelink.warehouse import make_engine

@@ -18,7 +18,7 @@ from dagster import (
 )
 
 from assets.outcomes import outcome_key
-from pipelines.resources import PlacelinkResource
+from assets.resources import PlacelinkResource
 from placelink.expectations import suite_path, write_result
 from placelink.publish import publish_model, run_metadata
 from placelink.sqlmodels import SqlProject

@@ -9,7 +9,7 @@ from dagster import (
     asset,
 )
 
-from pipelines.resources import PlacelinkResource
+from assets.resources import PlacelinkResource
 from placelink.report import build_report
 
 REPORT = AssetKey(["report", "quality_report"])

@@ -23,7 +23,7 @@ from dagster import (
 
 from assets.metadata import counts_table, frame_preview, table_schema
 from assets.partitions import monthly_partitions
-from pipelines.resources import PlacelinkResource
+from assets.resources import PlacelinkResource
 from placelink.encode import load_key
 from placelink.expectations import SuiteResult, suite_path, validate_partitions, write_result
 from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source, pseudonymise_truth

@@ -11,9 +11,9 @@ from assets.linkage import build_linkage_assets
 from assets.outcomes import build_model_assets
 from assets.publish import build_publish_assets, published_key, published_names
 from assets.report import build_report_asset
+from assets.resources import PlacelinkResource
 from assets.sources import build_source_assets
 from pipelines.jobs import build_jobs
-from pipelines.resources import PlacelinkResource
 from pipelines.schedules import build_schedules
 from pipelines.sensors import build_sensors
 from placelink.settings import Settings

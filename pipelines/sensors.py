@@ -5,8 +5,8 @@ from __future__ import annotations
 from dagster import RunRequest, SensorDefinition, SensorEvaluationContext, SkipReason, sensor
 
 from assets.partitions import monthly_partitions
+from assets.resources import PlacelinkResource
 from assets.sources import pull_key
-from pipelines.resources import PlacelinkResource
 from placelink.connectors import landed_months
 from placelink.sources import SourceSpec
 
