@@ -180,6 +180,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="placelink-bad-") as tmp:
         good = Path(tmp) / "good"
         run(good, "generate", "--people", str(args.people), "--months", str(args.months))
+        run(good, "init")
         first = run(good, "run", "--until", "pseudonymise")
         if first.returncode != 0:
             print(first.stderr)

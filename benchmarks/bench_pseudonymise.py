@@ -94,7 +94,9 @@ def generate_town(home: Path, people: int, months: int, seed: int) -> float:
     code = (
         "import sys; from pathlib import Path; from placelink.generate import generate; "
         "generate(Path(sys.argv[1]), people=int(sys.argv[2]), months=int(sys.argv[3]), "
-        "seed=int(sys.argv[4]))"
+        "seed=int(sys.argv[4])); "
+        "from placelink.encode import init_keys; from placelink.settings import Settings; "
+        "init_keys(Settings.from_env(environ={}, home=sys.argv[1]))"
     )
     began = time.perf_counter()
     subprocess.run(

@@ -107,6 +107,12 @@ def main() -> None:
              "--people", str(args.people), "--months", "12"],
             check=True, capture_output=True, cwd=ROOT,
         )  # fmt: skip
+        subprocess.run(
+            [Path(sys.executable).with_name("placelink"), "init", "--home", str(home)],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
         month_file = home / "landing" / SOURCE / f"{MONTH}.csv"
         seed_file = Path(tmp) / "seed.csv"
         month_file.rename(seed_file)
