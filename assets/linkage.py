@@ -14,7 +14,7 @@ from dagster import (
     asset,
 )
 
-from assets.metadata import counts_table
+from assets.metadata import counts_table, peak_rss_mib
 from assets.resources import PlacelinkResource
 from assets.sources import OWNERS, pseudonymise_key
 from placelink.encode import load_release_key
@@ -66,6 +66,8 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
                 "pairs_scored": MetadataValue.int(result.pairs_scored),
                 "pairs_matched": MetadataValue.int(result.pairs_matched),
                 "match_threshold": MetadataValue.float(result.threshold),
+                "peak_rss_mib": MetadataValue.int(peak_rss_mib()),
+                "duckdb_memory_limit": MetadataValue.text(settings.link_memory_limit),
                 "pairs_per_blocking_rule": counts_table(
                     result.diagnostics.pairs_per_rule, "blocking rule"
                 ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Mapping
 
 import pandas as pd
@@ -23,6 +24,11 @@ def table_schema(schema: pa.Schema):
             ]
         )
     )
+
+
+def peak_rss_mib() -> int:
+    """The peak resident memory of this process so far (a step's, in an in-process run)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def frame_preview(frame: pd.DataFrame, rows: int = 5):

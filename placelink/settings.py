@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +29,7 @@ class Settings:
     linkage_min_precision: float = 0.98
     linkage_min_recall: float = 0.95
     linkage_min_pair_f1: float = 0.965
+    link_memory_limit: str = "3GB"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, home: Path | str | None = None):
@@ -69,6 +71,7 @@ class Settings:
             linkage_min_precision=_share(env, "PLACELINK_LINKAGE_MIN_PRECISION", 0.98),
             linkage_min_recall=_share(env, "PLACELINK_LINKAGE_MIN_RECALL", 0.95),
             linkage_min_pair_f1=_share(env, "PLACELINK_LINKAGE_MIN_PAIR_F1", 0.965),
+            link_memory_limit=_memory(env, "PLACELINK_LINK_MEMORY", "3GB"),
         )
 
     def with_home(self, home: Path | str) -> Settings:
@@ -164,3 +167,11 @@ def _share(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 <= value <= 1:
         raise ConfigError(f"{name} must be between 0 and 1, not {value}")
     return value
+
+
+def _memory(env: Mapping[str, str], name: str, default: str) -> str:
+    """A DuckDB memory size such as 3GB or 512MB."""
+    raw = (env.get(name) or default).strip().upper().replace(" ", "")
+    if not re.fullmatch(r"\d+(\.\d+)?(KB|MB|GB|TB)", raw):
+        raise ConfigError(f"{name} must be a size such as 3GB or 512MB, not {raw!r}")
+    return raw

@@ -58,7 +58,13 @@ def run_linkage(
         raise ConfigError(
             f"PLACELINK_LINK_BACKEND={settings.link_backend} is not available yet: use duckdb"
         )
-    clustering = link_encoded(encoded_files, model_path(settings), retrain=retrain)
+    clustering = link_encoded(
+        encoded_files,
+        model_path(settings),
+        retrain=retrain,
+        memory_limit=settings.link_memory_limit,
+        spill_to=settings.linkage / "spill",
+    )
     links_file, index_file = record_links_path(settings), person_index_path(settings)
     previous = (
         (pd.read_parquet(links_file), pd.read_parquet(index_file))

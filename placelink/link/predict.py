@@ -62,12 +62,25 @@ class Clustering:
 
 
 def link_encoded(
-    encoded_files: list[Path], model_path: Path, retrain: bool = True, seed: int = 42
+    encoded_files: list[Path],
+    model_path: Path,
+    retrain: bool = True,
+    seed: int = 42,
+    memory_limit: str = "3GB",
+    spill_to: Path | None = None,
 ) -> Clustering:
-    """Link every encoded record across and within sources; save or reuse the model."""
+    """Link every encoded record across and within sources; save or reuse the model.
+
+    DuckDB holds to `memory_limit` and spills to `spill_to` beyond it, so a large town slows
+    down rather than exhausting the machine.
+    """
     fingerprint = key_of_files(encoded_files)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    if spill_to is not None:
+        spill_to.mkdir(mode=0o700, parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{spill_to}'")
     files = ", ".join(f"'{p}'" for p in encoded_files)
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
     identity = ", ".join(

@@ -1,0 +1,36 @@
+"""Settings: every value from the environment checked once, with one clear message."""
+
+from __future__ import annotations
+
+import pytest
+
+from placelink.errors import ConfigError
+from placelink.settings import Settings
+
+
+def test_defaults_for_the_linkage_check_and_memory(tmp_path):
+    settings = Settings.from_env(environ={}, home=tmp_path)
+    assert (settings.linkage_min_precision, settings.linkage_min_recall) == (0.98, 0.95)
+    assert settings.linkage_min_pair_f1 == 0.965 and settings.link_memory_limit == "3GB"
+
+
+def test_values_are_read_and_normalised(tmp_path):
+    settings = Settings.from_env(
+        environ={"PLACELINK_LINKAGE_MIN_RECALL": "0.9", "PLACELINK_LINK_MEMORY": "512 mb"},
+        home=tmp_path,
+    )
+    assert settings.linkage_min_recall == 0.9 and settings.link_memory_limit == "512MB"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PLACELINK_LINKAGE_MIN_PRECISION", "1.5", "between 0 and 1"),
+        ("PLACELINK_LINKAGE_MIN_RECALL", "high", "a number between 0 and 1"),
+        ("PLACELINK_LINK_MEMORY", "lots", "a size such as 3GB"),
+    ],
+)
+def test_a_bad_value_names_the_variable(tmp_path, name, value, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        Settings.from_env(environ={name: value}, home=tmp_path)
+    assert name in str(err.value)
