@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 from dagster._core.instance.ref import InstanceRef
-from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -26,23 +24,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 SOURCE, MONTH = "health_apc", "2023-05"
 FIGURES = ("rows_in", "valid", "quarantined", "reconciles", "quarantine_reasons", "gx_suite_passed")
-
-
-@pytest.fixture
-def chromium(tmp_path):
-    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert binary and driver, "chromium and chromedriver are missing: run `make sysdeps`"
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1600,1400",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    session = webdriver.Chrome(service=Service(driver), options=options)
-    yield session
-    session.quit()
 
 
 def month_metadata(dagster_home: Path, month: str) -> dict:
@@ -57,18 +38,18 @@ def month_metadata(dagster_home: Path, month: str) -> dict:
 
 
 def test_a_months_materialisation_shows_its_own_figures(
-    dagster_dev, ui_backfill, chromium, tmp_path
+    dagster_dev, ui_backfill, browser, tmp_path
 ):
     assert MONTH in ui_backfill["months"]
     figures = month_metadata(dagster_dev.settings.dagster_home, MONTH)
-    chromium.get(f"{dagster_dev.url}/assets/pull/{SOURCE}?view=partitions&partition={MONTH}")
-    WebDriverWait(chromium, 90).until(
+    browser.get(f"{dagster_dev.url}/assets/pull/{SOURCE}?view=partitions&partition={MONTH}")
+    WebDriverWait(browser, 90).until(
         lambda b: "rows_in" in b.find_element(By.TAG_NAME, "body").text
     )
-    _dismiss_community_dialog(chromium)
-    text = chromium.find_element(By.TAG_NAME, "body").text
+    _dismiss_community_dialog(browser)
+    text = browser.find_element(By.TAG_NAME, "body").text
     shot = tmp_path / "placelink_month_screenshot.png"
-    chromium.save_screenshot(str(shot))
+    browser.save_screenshot(str(shot))
     if os.environ.get("PLACELINK_SCREENSHOT_DIR"):
         target = Path(os.environ["PLACELINK_SCREENSHOT_DIR"])
         target.mkdir(parents=True, exist_ok=True)
