@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
+import hmac
 import io
 import os
 import pstats
@@ -45,12 +47,12 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from naive import naive_bloom, naive_token  # noqa: E402
+from naive import naive_encode, naive_token  # noqa: E402
 
 import placelink.files  # noqa: E402
 from placelink.connectors import landed_months  # noqa: E402
 from placelink.encode import (  # noqa: E402
-    canonical_given_name,
+    RECORD_KEY_MESSAGE,
     load_key,
 )
 from placelink.pseudonymise import (  # noqa: E402
@@ -145,50 +147,17 @@ def one_pass(settings: Settings, specs, months: list[str], today: date) -> dict:
 
 
 def naive_pseudonymise(rows: list[dict], secret: bytes, geography: dict) -> list[dict]:
-    """Per record, per field: an HMAC for every token, a Bloom filter per name, no reuse."""
-
-    def tok(domain: str, value: str | None) -> str | None:
-        return naive_token(secret, domain, value)
-
-    def bloom(name: str | None) -> bytes | None:
-        return naive_bloom(secret, name)
-
+    """Per record: every encoding and the record pseudonym afresh, age and geography by hand."""
+    record_key = hmac.new(secret, RECORD_KEY_MESSAGE, hashlib.sha256).digest()
     out = []
     for row in rows:
-        given, family, dob, pc_ = row["given_name"], row["family_name"], row["dob"], row["postcode"]
-        rec = {
-            "record_id": row["record_id"],
-            "nhs_token": tok("nhs", row["nhs_number"]),
-            "ni_token": tok("ni", row["ni_number"]),
-            "given_token": tok("name", given and given.replace(" ", "")),
-            "given_canon_token": tok(
-                "name_canon", given and canonical_given_name(given, row["sex"]).replace(" ", "")
-            ),
-            "given_first_token": tok("name_part", given and given.split()[0]),
-            "given_bloom": bloom(given),
-            "family_token": tok("name", family and family.replace(" ", "")),
-            "family_part_tokens": [tok("name_part", p) for p in (family or "").split()],
-            "family_bloom": bloom(family),
-            "postcode_token": tok("postcode", pc_ if pc_ and " " in pc_ else None),
-            "postcode_sector_token": tok(
-                "postcode_sector", pc_[: pc_.index(" ") + 2] if pc_ and " " in pc_ else None
-            ),
-        }
-        if dob is not None:
-            y, m, d = dob.year, dob.month, dob.day
-            swap = f"{y:04d}-{d:02d}-{m:02d}" if d <= 12 and d != m else None
-            rec.update(
-                dob_token=tok("dob", f"{y:04d}-{m:02d}-{d:02d}"),
-                dob_swap_token=tok("dob", swap),
-                dob_ym_token=tok("dob_ym", f"{y:04d}-{m:02d}"),
-                dob_md_token=tok("dob_md", f"{m:02d}-{d:02d}"),
-                dob_yd_token=tok("dob_yd", f"{y:04d}-{d:02d}"),
-                birth_year_token=tok("birth_year", f"{y:04d}"),
-            )
-            on = row["event"]
-            if on is not None:
-                rec["age_at_event"] = on.year - y - ((on.month, on.day) < (m, d))
-        rec["geography"] = geography.get(pc_)
+        dob = row["dob"]
+        rec = naive_encode(secret, {**row, "date_of_birth": dob})
+        rec["record_id"] = naive_token(record_key, row["source"], str(row["record_id"]))
+        on = row["event"]
+        if dob is not None and on is not None:
+            rec["age_at_event"] = on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+        rec["geography"] = geography.get(row["postcode"])
         out.append(rec)
     return out
 
@@ -213,7 +182,8 @@ def check_naive(settings: Settings, rows: list[dict], naive: list[dict]) -> int:
     for i, r in enumerate(rows):
         by_source.setdefault(r["source"], []).append(i)
     columns = ["record_id", "nhs_token", "given_token", "given_canon_token", "given_bloom"]
-    columns += ["family_bloom", "dob_token", "postcode_sector_token"]
+    columns += ["family_bloom", "dob_token", "name_ym_token", "sound_md_token"]
+    columns += ["postcode_sector_token", "postcode_district_token"]
     checked = 0
     for source, idx in by_source.items():
         enc = pq.read_table(encoded_path(settings, source), columns=columns).to_pandas()

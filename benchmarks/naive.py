@@ -8,23 +8,75 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import date
 
-from placelink.encode import BLOOM_BITS, BLOOM_BYTES, BLOOM_K
+import jellyfish
+
+from placelink.encode import BLOOM_BITS, BLOOM_BYTES, BLOOM_K, SEP, canonical_given_name
 
 
 def naive_token(secret: bytes, domain: str, value: str | None) -> str | None:
     if value is None:
         return None
-    return hmac.new(secret, f"{domain}\x1f{value}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret, f"{domain}{SEP}{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def naive_bloom(secret: bytes, name: str | None) -> bytes | None:
+def naive_bloom(secret: bytes, name: str | None, salt: str = "") -> bytes | None:
     if name is None:
         return None
     padded = "_" + name.replace(" ", "_") + "_"
     bits = 0
     for i in range(len(padded) - 1):
-        digest = hmac.digest(secret, b"bloom\x1f" + padded[i : i + 2].encode(), "sha256")
+        message = f"bloom{SEP}{salt}{SEP}{padded[i : i + 2]}".encode()
+        digest = hmac.digest(secret, message, "sha256")
         for j in range(BLOOM_K):
             bits |= 1 << (int.from_bytes(digest[2 * j : 2 * j + 2], "big") % BLOOM_BITS)
     return bits.to_bytes(BLOOM_BYTES, "big")
+
+
+def naive_encode(secret: bytes, row: dict) -> dict:
+    """Every encoding of one standardised record (placelink.encode.OUTPUT_COLUMNS), per field."""
+
+    def tok(domain: str, *parts: str | None) -> str | None:
+        if any(p is None for p in parts):
+            return None
+        return naive_token(secret, domain, SEP.join(parts))
+
+    given, family, dob = row["given_name"], row["family_name"], row["date_of_birth"]
+    postcode, salt = row["postcode"], dob.isoformat() if isinstance(dob, date) else ""
+    canon = given and canonical_given_name(given, row["sex"]).replace(" ", "")
+    flat = family and family.replace(" ", "")
+    sounds = [n and (jellyfish.metaphone(n.replace(" ", "")) or None) for n in (given, family)]
+    out = {
+        "nhs_token": tok("nhs", row["nhs_number"]),
+        "ni_token": tok("ni", row["ni_number"]),
+        "given_token": tok("name", salt, given and given.replace(" ", "")),
+        "given_canon_token": tok("name_canon", salt, canon),
+        "given_phonetic_token": tok("name_phonetic", salt, sounds[0]),
+        "given_first_token": tok("name_part", salt, given and given.split()[0]),
+        "given_bloom": naive_bloom(secret, given, salt),
+        "family_token": tok("name", salt, flat),
+        "family_phonetic_token": tok("name_phonetic", salt, sounds[1]),
+        "family_part_tokens": list(
+            dict.fromkeys(tok("name_part", salt, p) for p in (family or "").split()[:4])
+        ),
+        "family_bloom": naive_bloom(secret, family, salt),
+        "postcode_token": tok("postcode", postcode if postcode and " " in postcode else None),
+        "postcode_sector_token": tok(
+            "postcode_sector",
+            postcode[: postcode.index(" ") + 2] if postcode and " " in postcode else None,
+        ),
+        "postcode_district_token": tok("postcode_district", postcode and postcode.split()[0]),
+    }
+    if isinstance(dob, date):
+        y, m, d = f"{dob.year:04d}", f"{dob.month:02d}", f"{dob.day:02d}"
+        out["dob_token"] = tok("dob", f"{y}-{m}-{d}")
+        out["dob_swap_token"] = tok("dob", f"{y}-{d}-{m}") if int(d) <= 12 and d != m else None
+        names = {"name": (canon, flat), "given": (canon,), "family": (flat,),
+                 "sound": tuple(sounds)}  # fmt: skip
+        parts = {"ym": (y, m), "md": (m, d), "yd": (y, d), "year": (y,)}
+        for who, name in names.items():
+            for part, values in parts.items():
+                if who == "name" or part != "year":
+                    out[f"{who}_{part}_token"] = tok(f"{who}_{part}", *name, *values)
+    return out

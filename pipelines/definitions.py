@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions, EnvVar, in_process_executor
 
 from assets.linkage import build_linkage_assets
 from assets.outcomes import build_model_assets
@@ -47,11 +47,19 @@ def build_definitions(
         jobs=jobs,
         schedules=build_schedules(jobs),
         sensors=build_sensors(specs),
-        resources={"placelink": PlacelinkResource(home=home)},
+        resources={"placelink": _resource(settings, home)},
         # One process per run: the model steps share one DuckDB file, which allows one writer,
         # so steps side by side (the multiprocess default) fail on its lock.
         executor=in_process_executor,
     )
+
+
+def _resource(settings: Settings, home: str | None) -> PlacelinkResource:
+    """The data home as given, or as EnvVar("PLACELINK_HOME") so the UI shows where it came
+    from and a launched run reads it from its own environment."""
+    if home is None and settings.home_from_environment:
+        return PlacelinkResource(home=EnvVar("PLACELINK_HOME"))
+    return PlacelinkResource(home=home)
 
 
 defs = build_definitions()

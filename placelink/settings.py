@@ -30,6 +30,7 @@ class Settings:
     linkage_min_recall: float = 0.95
     linkage_min_pair_f1: float = 0.965
     link_memory_limit: str = "3GB"
+    home_from_environment: bool = False  # PLACELINK_HOME named the home (not --home, not ./data)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, home: Path | str | None = None):
@@ -72,6 +73,7 @@ class Settings:
             linkage_min_recall=_share(env, "PLACELINK_LINKAGE_MIN_RECALL", 0.95),
             linkage_min_pair_f1=_share(env, "PLACELINK_LINKAGE_MIN_PAIR_F1", 0.965),
             link_memory_limit=_memory(env, "PLACELINK_LINK_MEMORY", "3GB"),
+            home_from_environment=home is None and bool(env.get("PLACELINK_HOME")),
         )
 
     def with_home(self, home: Path | str) -> Settings:
