@@ -11,6 +11,7 @@ import hmac
 from datetime import date
 
 import jellyfish
+import numpy as np
 
 from placelink.encode import BLOOM_BITS, BLOOM_BYTES, BLOOM_K, SEP, canonical_given_name
 
@@ -22,16 +23,23 @@ def naive_token(secret: bytes, domain: str, value: str | None) -> str | None:
 
 
 def naive_bloom(secret: bytes, name: str | None, salt: str = "") -> bytes | None:
+    """The bigrams' keyed positions, then the salt's keyed permutation of the bits."""
     if name is None:
         return None
     padded = "_" + name.replace(" ", "_") + "_"
-    bits = 0
+    bits = [False] * BLOOM_BITS
     for i in range(len(padded) - 1):
-        message = f"bloom{SEP}{salt}{SEP}{padded[i : i + 2]}".encode()
-        digest = hmac.digest(secret, message, "sha256")
+        digest = hmac.digest(secret, f"bloom{SEP}{padded[i : i + 2]}".encode(), "sha256")
         for j in range(BLOOM_K):
-            bits |= 1 << (int.from_bytes(digest[2 * j : 2 * j + 2], "big") % BLOOM_BITS)
-    return bits.to_bytes(BLOOM_BYTES, "big")
+            bits[int.from_bytes(digest[2 * j : 2 * j + 2], "big") % BLOOM_BITS] = True
+    seed = hmac.digest(secret, f"bloom_permutation{SEP}{salt}".encode(), "sha256")
+    order = np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big"))).permutation(
+        BLOOM_BITS
+    )
+    value = 0
+    for position in order.tolist():
+        value = (value << 1) | bits[position]
+    return value.to_bytes(BLOOM_BYTES, "big")
 
 
 def naive_encode(secret: bytes, row: dict) -> dict:

@@ -53,6 +53,7 @@ SEP: Final = "\x1f"  # joins a salt or a domain to a value: never inside a stand
 BLOOM_BITS: Final = 512
 BLOOM_BYTES: Final = BLOOM_BITS // 8
 BLOOM_K: Final = 8
+BLOOM_BATCH: Final = 16_384  # filters permuted together: 16k x 512 bools and int64 positions
 """Bloom filter size and bits per bigram.
 
 A padded name has about 7 bigrams (20 for a long double-barrelled one). With k = 8 of m = 512
@@ -60,8 +61,9 @@ bits, 56 bits are set (160 for the long name): 10% to 27% of the filter, so two 
 names share few bits by chance (Dice about 0.1) while a one-letter typo in a 7-letter name,
 which changes 2 of 8 bigrams, keeps Dice near 0.75. Several bits per bigram mean no single
 chance collision decides agreement; 64 bytes keep each filter one cache line for DuckDB's
-``bit_count``. Positions come from a keyed HMAC of the bigram, not double hashing, so the
-filters cannot be rebuilt without the key.
+``bit_count``. Positions come from a keyed HMAC of the bigram, not double hashing, and are then
+permuted by a keyed permutation of the date of birth, so the filters cannot be rebuilt without
+the key and share no bit meaning across dates of birth.
 """
 
 OUTPUT_COLUMNS: Final = (
@@ -275,8 +277,9 @@ class _Tokens:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
         self._fns: dict[str, Callable[[str], str]] = {}
-        self._gram_masks: dict[str, int] = {}
-        self._blooms: dict[str, bytes] = {}
+        self._gram_positions: dict[str, np.ndarray] = {}
+        self._blooms: dict[str, np.ndarray] = {}  # name → its unpermuted bits
+        self._permutations: dict[str, np.ndarray] = {}  # salt → its keyed permutation
 
     def __call__(self, domain: str) -> Callable[[str], str]:
         fn = self._fns.get(domain)
@@ -300,29 +303,51 @@ class _Tokens:
             self._fns[domain] = fn
         return fn
 
-    def bloom(self, value: str) -> bytes:
-        """Keyed Bloom filter of the padded bigrams of a salted name ("<salt> 0x1F <name>").
+    def blooms(self, salted: list[str]) -> pa.Array:
+        """Keyed Bloom filters of salted names ("<salt> 0x1F <name>"), one per value.
 
-        "MARY ANN" → "_MARY_ANN_" → _M MA … N_, each bigram's positions an HMAC of the salt
-        and the bigram, so the same name under another salt sets other bits.
+        A name's filter sets, for each padded bigram ("MARY ANN" → "_MARY_ANN_" → _M MA … N_),
+        BLOOM_K positions from a keyed HMAC of the bigram; the filter's bits are then permuted
+        by a keyed permutation of the salt (the date of birth). So the same name under another
+        date of birth sets other bits, and no bit means the same bigram from one date of birth
+        to the next, which is what pattern mining needs. Both the bigrams' positions and the
+        permutations are computed once each and applied to all the filters at once in NumPy.
         """
-        memo, cache = self._gram_masks, self._blooms
-        out = cache.get(value)
-        if out is None:
-            salt, name = value.split(SEP, 1)
+        out = np.zeros((len(salted), BLOOM_BYTES), dtype=np.uint8)
+        for start in range(0, len(salted), BLOOM_BATCH):
+            batch = [v.split(SEP, 1) for v in salted[start : start + BLOOM_BATCH]]
+            bits = np.stack([self._name_bits(name) for _, name in batch])
+            order = np.stack([self._permutation(salt) for salt, _ in batch])
+            permuted = np.take_along_axis(bits, order, axis=1)
+            out[start : start + len(batch)] = np.packbits(permuted, axis=1)
+        return pa.FixedSizeBinaryArray.from_buffers(
+            BLOOM_TYPE, len(salted), [None, pa.py_buffer(out.tobytes())]
+        )
+
+    def _name_bits(self, name: str) -> np.ndarray:
+        bits = self._blooms.get(name)
+        if bits is None:
+            bits = np.zeros(BLOOM_BITS, dtype=bool)
             padded = "_" + name.replace(" ", "_") + "_"
-            prefix = b"bloom" + SEP.encode() + salt.encode() + SEP.encode()
-            bits = 0
             for i in range(len(padded) - 1):
-                gram = salt + SEP + padded[i : i + 2]
-                mask = memo.get(gram)
-                if mask is None:
-                    digest = hmac.digest(self._secret, prefix + gram[-2:].encode(), "sha256")
-                    pos = np.frombuffer(digest, dtype=">u2")[:BLOOM_K] % BLOOM_BITS
-                    mask = memo[gram] = sum(1 << int(p) for p in set(pos.tolist()))
-                bits |= mask
-            out = cache[value] = bits.to_bytes(BLOOM_BYTES, "big")
-        return out
+                gram = padded[i : i + 2]
+                positions = self._gram_positions.get(gram)
+                if positions is None:
+                    message = f"bloom{SEP}{gram}".encode()
+                    digest = hmac.digest(self._secret, message, "sha256")
+                    positions = np.frombuffer(digest, dtype=">u2")[:BLOOM_K] % BLOOM_BITS
+                    self._gram_positions[gram] = positions
+                bits[positions] = True
+            self._blooms[name] = bits
+        return bits
+
+    def _permutation(self, salt: str) -> np.ndarray:
+        order = self._permutations.get(salt)
+        if order is None:
+            seed = hmac.digest(self._secret, f"bloom_permutation{SEP}{salt}".encode(), "sha256")
+            generator = np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big")))
+            order = self._permutations[salt] = generator.permutation(BLOOM_BITS)
+        return order
 
 
 def dice(a: bytes | None, b: bytes | None) -> float | None:
@@ -459,9 +484,11 @@ class _Distinct:
         encoded = pc.dictionary_encode(arr)
         return cls(encoded.dictionary.to_pylist(), encoded.indices)
 
-    def rows(self, distinct: list, type_: pa.DataType = TOKEN_TYPE) -> pa.Array:
+    def rows(self, distinct: list | pa.Array, type_: pa.DataType = TOKEN_TYPE) -> pa.Array:
         """Per-distinct results (in the order of `values`) taken back to rows."""
-        return pa.array(distinct, type=type_).take(self.indices)
+        if not isinstance(distinct, pa.Array):
+            distinct = pa.array(distinct, type=type_)
+        return distinct.take(self.indices)
 
     def map(self, fn: Callable, type_: pa.DataType = TOKEN_TYPE) -> pa.Array:
         return self.rows([fn(v) for v in self.values], type_)
@@ -507,7 +534,7 @@ def _encode_name(
     out = {
         f"{part}_token": salted.map(_per_name(lambda u: u.replace(" ", ""), name_tok)),
         f"{part}_phonetic_token": salted.map(_per_name(_phonetic, phon_tok)),
-        f"{part}_bloom": salted.map(tok.bloom, BLOOM_TYPE),
+        f"{part}_bloom": salted.rows(tok.blooms(salted.values), BLOOM_TYPE),
     }
     if part == "family":
         parts = [_per_name(lambda u, i=i: _part(u, i), part_tok) for i in range(MAX_PARTS)]
