@@ -43,6 +43,7 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator
 
 from placelink.encode import canonical_given_name
+from placelink.sources import IDENTITY_FIELDS
 
 UNIQUE_ID = "profile_id"
 PREDICT_THRESHOLD = 0.5
@@ -51,15 +52,7 @@ U_MAX_PAIRS = 2e6
 EM_MAX_PAIRS = 5e6
 SEED = 42
 
-IDENTITY = (
-    "nhs_number",
-    "ni_number",
-    "given_name",
-    "family_name",
-    "date_of_birth",
-    "sex",
-    "postcode",
-)
+IDENTITY = tuple(f for f in IDENTITY_FIELDS if f != "record_id")
 
 BLOCKING_RULES = (
     "l.nhs_number = r.nhs_number",

@@ -603,23 +603,25 @@ def provider_record_id_join(own_record_ids: pd.Series, linkage: pd.DataFrame) ->
     return int(linkage["record_id"].astype(str).isin(set(own_record_ids.astype(str))).sum())
 
 
+def _column(name: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda r: r[name]
+
+
 DICTIONARY: dict[str, list[tuple[str, Callable[[pd.DataFrame], pd.Series]]]] = {
-    "given": [
-        ("given_token", lambda r: r["given_name"]),
-        ("given_bloom", lambda r: r["given_name"]),
-        ("name_year_token", lambda r: r["given_name"]),
-        ("name_ym_token", lambda r: r["given_name"]),
-        ("name_md_token", lambda r: r["given_name"]),
-        ("name_yd_token", lambda r: r["given_name"]),
-    ],
-    "family": [
-        ("family_token", lambda r: r["family_name"]),
-        ("family_bloom", lambda r: r["family_name"]),
-        ("name_year_token", lambda r: r["family_name"]),
-        ("name_ym_token", lambda r: r["family_name"]),
-        ("name_md_token", lambda r: r["family_name"]),
-        ("name_yd_token", lambda r: r["family_name"]),
-    ],
+    **{
+        field: [
+            (column, _column(f"{field}_name"))
+            for column in (
+                f"{field}_token",
+                f"{field}_bloom",
+                "name_year_token",
+                "name_ym_token",
+                "name_md_token",
+                "name_yd_token",
+            )  # fmt: skip
+        ]
+        for field in ("given", "family")
+    },
     "dob": [
         ("dob_token", lambda r: r["dob"]),
         ("dob_swap_token", lambda r: r["dob"].map(lambda d: _swap(d) if d else None)),
