@@ -7,11 +7,12 @@ names share theirs (``name``, ``name_phonetic``, ``name_part`` and the Bloom big
 that lets linkage compare a record's given name with another's family name and so catch the
 given/family swaps the extracts contain (DESIGN.md section 8).
 
-Speed (DESIGN.md "Known traps"): every token is computed once per *distinct* value in the
-batch and mapped back to rows by Arrow dictionary indices and ``take``, so Python sees only the
-distinct values; the date-of-birth parts (year and month, day and month, ...) are hashed once
-per distinct part, not per distinct date; Bloom filters hash each distinct bigram once and OR
-precomputed bit masks per distinct name.
+Speed: every token is computed once per *distinct* value in the batch (for a salted name, per
+distinct date of birth and name) and mapped back to rows by Arrow dictionary indices and
+``take``, so Python sees only the distinct values; Bloom filters hash each distinct bigram and
+each distinct date of birth once and are assembled for all names at once in NumPy. The salting
+costs most of the speed the unsalted design had (docs/benchmarks.md): it is the price of
+encodings whose frequencies say nothing.
 """
 
 from __future__ import annotations
