@@ -31,7 +31,9 @@ from placelink.settings import Settings
 from placelink.sources import SourceSpec
 
 RECONCILIATION_KEY = "placelink.reconciliation"
-ALWAYS_QUARANTINED = frozenset({st.BAD_DATE, st.BAD_DOB, st.MISSING_ID, st.DUPLICATE_ID})
+ALWAYS_QUARANTINED = frozenset(
+    {st.BAD_DATE, st.BAD_DOB, st.MISSING_ID, st.DUPLICATE_ID, st.END_BEFORE_START, st.FUTURE_EVENT}
+)
 CHUNK_ROWS: Final = 100_000
 """Rows standardised together: enough that a step's fixed cost per call is small beside the
 work, few enough that memory stays bounded (a few hundred MB at most) however large the file."""
@@ -377,7 +379,18 @@ def standardise_rows(
             bad_date |= bad
         out[column] = values
     checks[st.BAD_DATE] = bad_date
+    # A row whose event makes no sense in time is one bad row, not a bad month: quarantined.
+    start = _dates(out[spec.event_start])
+    checks[st.FUTURE_EVENT] = (start > pd.Timestamp(today)).fillna(False).astype(bool)
+    if spec.event_end is not None:
+        end = _dates(out[spec.event_end])
+        checks[st.END_BEFORE_START] = (end < start).fillna(False).astype(bool)
     return pd.DataFrame(out, index=raw.index), checks
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    """A standardised date column as timestamps, for comparing (null stays null)."""
+    return pd.to_datetime(values.astype(object), errors="coerce")
 
 
 def _code_for(field_name: str) -> str:

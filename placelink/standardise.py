@@ -32,6 +32,8 @@ BAD_POSTCODE: Final = "malformed_postcode"
 BAD_SEX: Final = "unknown_sex_code"
 MISSING_ID: Final = "missing_record_id"
 DUPLICATE_ID: Final = "duplicate_record_id"
+END_BEFORE_START: Final = "event_ends_before_it_starts"
+FUTURE_EVENT: Final = "event_date_in_the_future"
 REASON_CODES: Final = (
     BAD_DATE,
     BAD_DOB,
@@ -41,6 +43,8 @@ REASON_CODES: Final = (
     BAD_SEX,
     MISSING_ID,
     DUPLICATE_ID,
+    END_BEFORE_START,
+    FUTURE_EVENT,
 )
 
 STRING: Final = pd.StringDtype("pyarrow")

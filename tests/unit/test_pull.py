@@ -2,6 +2,7 @@
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -389,3 +390,26 @@ def test_sql_values_of_any_type_arrive_as_text(settings):
     assert batch.schema.types == [pa.string()] * 3
     assert batch.column("event_id").to_pylist() == ["7", "8"]
     assert batch.column("score").to_pylist() == ["1.5", None]
+
+
+def test_an_event_that_ends_before_it_starts_or_lies_ahead_is_one_quarantined_row(settings):
+    header = "epikey,nhs_number,forename,surname,dob,sex,postcode,admidate,disdate\n"
+    rows = [
+        "E1,,Ann,Lee,1950-03-04,2,PL1 4AB,2024-01-05,2024-01-09",
+        "E2,,Bob,Ray,1960-12-31,1,PL1 4AB,2024-01-06,",  # still in hospital
+        "E3,,Cy,Day,1970-01-01,1,PL1 4AB,2024-01-31,2024-01-30",  # discharged the day before
+        "E4,,Di,Fox,1970-01-01,2,PL1 4AB,2027-01-07,2027-01-09",  # admitted after today
+    ]
+    land(settings, header + "\n".join(rows) + "\n")
+    spec = replace(
+        csv_spec(),
+        keep=("admidate", "disdate"),
+        event_end="disdate",
+        dates={"dob": "%Y-%m-%d", "admidate": "%Y-%m-%d", "disdate": "%Y-%m-%d"},
+    )
+    result = pull_month(spec, "2024-01", settings, today=TODAY)
+    assert (result.rows_in, result.valid, result.quarantined) == (4, 2, 2)
+    assert result.reasons == {"event_date_in_the_future": 1, "event_ends_before_it_starts": 1}
+    quarantined = pd.read_parquet(quarantine_path(settings, "apc", "2024-01"))
+    reasons = dict(zip(quarantined.epikey, quarantined.reasons, strict=True))
+    assert reasons == {"E3": "event_ends_before_it_starts", "E4": "event_date_in_the_future"}

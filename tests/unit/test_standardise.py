@@ -37,7 +37,11 @@ def test_reason_codes_are_the_documented_strings():
         "missing_record_id",
         "duplicate_record_id",
     )
-    assert len(set(s.REASON_CODES)) == 8
+    assert (s.END_BEFORE_START, s.FUTURE_EVENT) == (
+        "event_ends_before_it_starts",
+        "event_date_in_the_future",
+    )
+    assert len(set(s.REASON_CODES)) == 10
 
 
 # --- names -----------------------------------------------------------------------------------
