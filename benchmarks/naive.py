@@ -61,7 +61,6 @@ def naive_encode(secret: bytes, row: dict) -> dict:
         "given_token": tok("name", salt, given and given.replace(" ", "")),
         "given_canon_token": tok("name_canon", salt, canon),
         "given_phonetic_token": tok("name_phonetic", salt, sounds[0]),
-        "given_first_token": tok("name_part", salt, given and given.split()[0]),
         "given_bloom": naive_bloom(secret, given, salt),
         "family_token": tok("name", salt, flat),
         "family_phonetic_token": tok("name_phonetic", salt, sounds[1]),

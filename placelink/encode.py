@@ -73,7 +73,6 @@ OUTPUT_COLUMNS: Final = (
     "given_token",
     "given_canon_token",
     "given_phonetic_token",
-    "given_first_token",
     "given_bloom",
     "family_token",
     "family_phonetic_token",
@@ -544,7 +543,6 @@ def _encode_name(
             PARTS_TYPE,
         )
         return out
-    out["given_first_token"] = salted.map(_per_name(lambda u: _part(u, 0), part_tok))
     out["given_canon_token"] = _salted(salt, canon).map(tok("name_canon"))
     return out
 

@@ -199,7 +199,7 @@ def test_names_tokens_ignore_spaces_and_parts_are_shared():
     assert len(parts.iloc[0]) == 2 and len(parts.iloc[1]) == 1
     assert parts.iloc[1][0] in list(parts.iloc[0])
     assert out["family_token"].iloc[0] != out["family_token"].iloc[1]
-    assert out["given_first_token"].iloc[0] != out["given_first_token"].iloc[1]
+    assert "given_first_token" not in out  # the model never used it: it would only leak
 
 
 @pytest.mark.parametrize(
