@@ -11,7 +11,6 @@ import hmac
 from datetime import date
 
 import jellyfish
-import numpy as np
 
 from placelink.encode import BLOOM_BITS, BLOOM_BYTES, BLOOM_K, SEP, canonical_given_name
 
@@ -33,11 +32,11 @@ def naive_bloom(secret: bytes, name: str | None, salt: str = "") -> bytes | None
         for j in range(BLOOM_K):
             bits[int.from_bytes(digest[2 * j : 2 * j + 2], "big") % BLOOM_BITS] = True
     seed = hmac.digest(secret, f"bloom_permutation{SEP}{salt}".encode(), "sha256")
-    order = np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big"))).permutation(
-        BLOOM_BITS
-    )
+    stream = hashlib.shake_256(seed).digest(2 * BLOOM_BITS)
+    keys = [int.from_bytes(stream[2 * i : 2 * i + 2], "big") for i in range(BLOOM_BITS)]
+    order = sorted(range(BLOOM_BITS), key=lambda i: (keys[i], i))
     value = 0
-    for position in order.tolist():
+    for position in order:
         value = (value << 1) | bits[position]
     return value.to_bytes(BLOOM_BYTES, "big")
 

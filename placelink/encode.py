@@ -315,11 +315,14 @@ class _Tokens:
         """
         out = np.zeros((len(salted), BLOOM_BYTES), dtype=np.uint8)
         for start in range(0, len(salted), BLOOM_BATCH):
-            batch = [v.split(SEP, 1) for v in salted[start : start + BLOOM_BATCH]]
-            bits = np.stack([self._name_bits(name) for _, name in batch])
-            order = np.stack([self._permutation(salt) for salt, _ in batch])
+            pairs = [v.split(SEP, 1) for v in salted[start : start + BLOOM_BATCH]]
+            salts, names = [p[0] for p in pairs], [p[1] for p in pairs]
+            name_codes, distinct_names = pd.factorize(pd.Series(names, dtype=object))
+            salt_codes, distinct_salts = pd.factorize(pd.Series(salts, dtype=object))
+            bits = np.stack([self._name_bits(name) for name in distinct_names])[name_codes]
+            order = np.stack([self._permutation(salt) for salt in distinct_salts])[salt_codes]
             permuted = np.take_along_axis(bits, order, axis=1)
-            out[start : start + len(batch)] = np.packbits(permuted, axis=1)
+            out[start : start + len(names)] = np.packbits(permuted, axis=1)
         return pa.FixedSizeBinaryArray.from_buffers(
             BLOOM_TYPE, len(salted), [None, pa.py_buffer(out.tobytes())]
         )
@@ -344,10 +347,16 @@ class _Tokens:
     def _permutation(self, salt: str) -> np.ndarray:
         order = self._permutations.get(salt)
         if order is None:
-            seed = hmac.digest(self._secret, f"bloom_permutation{SEP}{salt}".encode(), "sha256")
-            generator = np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big")))
-            order = self._permutations[salt] = generator.permutation(BLOOM_BITS)
+            order = self._permutations[salt] = bloom_permutation(self._secret, salt)
         return order
+
+
+def bloom_permutation(secret: bytes, salt: str) -> np.ndarray:
+    """The keyed permutation of a salt: Bloom positions sorted by a keyed stream (SHAKE-256 of
+    an HMAC of the salt), ties broken by position, so it is the same on every machine."""
+    seed = hmac.digest(secret, f"bloom_permutation{SEP}{salt}".encode(), "sha256")
+    keys = np.frombuffer(hashlib.shake_256(seed).digest(2 * BLOOM_BITS), dtype=">u2")
+    return np.argsort(keys, kind="stable")
 
 
 def dice(a: bytes | None, b: bytes | None) -> float | None:
@@ -530,10 +539,14 @@ def _encode_name(
     record's family name (swapped names) under the same date of birth.
     """
     name_tok, phon_tok, part_tok = tok("name"), tok("name_phonetic"), tok("name_part")
+    # What a name becomes is computed once per distinct name, then salted row by row.
+    distinct = _Distinct.of(names)
+    compact = distinct.map(lambda u: u.replace(" ", ""), pa.string())
+    sound = distinct.map(_phonetic, pa.string())
     salted = _salted(salt, names)
     out = {
-        f"{part}_token": salted.map(_per_name(lambda u: u.replace(" ", ""), name_tok)),
-        f"{part}_phonetic_token": salted.map(_per_name(_phonetic, phon_tok)),
+        f"{part}_token": _salted(salt, compact).map(name_tok),
+        f"{part}_phonetic_token": _salted(salt, sound).map(phon_tok),
         f"{part}_bloom": salted.rows(tok.blooms(salted.values), BLOOM_TYPE),
     }
     if part == "family":
