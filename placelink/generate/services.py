@@ -674,13 +674,17 @@ def simulate_social_care(
         np.where(progress, "Progression to Long Term Support", "Service ended as planned"),
     )
     se_out = np.where(se >= tl.end, NEVER, se)
+    # A start a day or two after the request can fall after a death the request preceded: no
+    # service starts then (it would end, at the death, before it started). Dropped after the
+    # draws, so every other record of the town stays as it was.
+    started = sd < pop.death_day[sp]
     add(
-        sp,
+        sp[started],
         "Service",
-        sd,
-        se_out,
+        sd[started],
+        se_out[started],
         None,
-        np.where(se >= tl.end, None, s_out).astype(object),
+        np.where(se >= tl.end, None, s_out)[started].astype(object),
         codes.ST_MAX,
         "Reablement",
     )
