@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.run import prepare_dagster_home, run_pipeline
-from placelink.encode import init_keys
-from placelink.generate import generate
 from placelink.settings import Settings
+from tests.towns import keyed_town
 
 PEOPLE = 3000
 MONTHS = 6
@@ -31,9 +30,7 @@ MONTHS = 6
 @pytest.fixture(scope="session")
 def town(tmp_path_factory):
     home = tmp_path_factory.mktemp("town")
-    generate(home, people=PEOPLE, months=MONTHS, seed=7)
-    settings = Settings.from_env(environ={}, home=home)
-    init_keys(settings)
+    settings = keyed_town(home, PEOPLE, MONTHS, seed=7)
     summary = run_pipeline(settings)
     before = _files(home)
     yield settings, summary
@@ -164,9 +161,7 @@ class DagsterDev:
 def dagster_dev(tmp_path_factory):
     """`dagster dev` on 127.0.0.1 and a free port over a fresh small town; always torn down."""
     home = tmp_path_factory.mktemp("ui_town")
-    generate(home, people=UI_PEOPLE, months=UI_MONTHS, seed=7)
-    settings = Settings.from_env(environ={}, home=home)
-    init_keys(settings)
+    settings = keyed_town(home, UI_PEOPLE, UI_MONTHS, seed=7)
     prepare_dagster_home(settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLACELINK_", "DAGSTER_"))}
     env.update(DAGSTER_HOME=str(settings.dagster_home), PLACELINK_HOME=str(settings.home))

@@ -15,11 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.run import run_pipeline
-from placelink.encode import KEY_FINGERPRINT, init_keys, load_key, record_pseudonyms
+from placelink.encode import KEY_FINGERPRINT, load_key, record_pseudonyms
 from placelink.errors import ConfigError
-from placelink.generate import generate
 from placelink.link import run_linkage
 from placelink.settings import Settings
+from tests.towns import keyed_town
 
 pytestmark = pytest.mark.e2e
 
@@ -28,9 +28,7 @@ pytestmark = pytest.mark.e2e
 def roles(tmp_path_factory):
     """(provider, linkage unit, analytics) settings after each ran its own steps."""
     provider_home = tmp_path_factory.mktemp("provider")
-    generate(provider_home, people=3000, months=4, seed=7)
-    provider = Settings.from_env(environ={}, home=provider_home)
-    init_keys(provider)
+    provider = keyed_town(provider_home, people=3000, months=4, seed=7)
     assert run_pipeline(provider, until="pseudonymise").success
     sources = provider_home / "landing" / "sources.yaml"
 

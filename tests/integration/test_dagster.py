@@ -10,9 +10,8 @@ import pytest
 
 from pipelines.definitions import build_definitions
 from placelink.cli import main
-from placelink.encode import init_keys
 from placelink.generate import generate
-from placelink.settings import Settings
+from tests.towns import keyed_town
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "asset_graph.txt"
@@ -94,8 +93,7 @@ def test_jobs_schedules_and_sensors_resolve():
 
 @pytest.fixture
 def small_town(tmp_path) -> Path:
-    generate(tmp_path, people=1500, months=2, seed=3)
-    init_keys(Settings.from_env(environ={}, home=tmp_path))
+    keyed_town(tmp_path, people=1500, months=2, seed=3)
     return tmp_path
 
 

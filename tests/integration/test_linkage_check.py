@@ -7,9 +7,7 @@ import pandas as pd
 import pytest
 
 from placelink.cli import main
-from placelink.encode import init_keys
-from placelink.generate import generate
-from placelink.settings import Settings
+from tests.towns import keyed_town
 
 pytestmark = pytest.mark.e2e
 
@@ -18,8 +16,7 @@ def test_one_source_with_scrambled_names_fails_the_check_and_nothing_is_publishe
     tmp_path, capsys, monkeypatch
 ):
     monkeypatch.delenv("PLACELINK_SOURCES", raising=False)
-    generate(tmp_path, people=3000, months=4, seed=7)
-    init_keys(Settings.from_env(environ={}, home=tmp_path))
+    keyed_town(tmp_path, people=3000, months=4, seed=7)
     rng = np.random.default_rng(0)
     for path in (tmp_path / "landing" / "benefits").glob("*.parquet"):
         claims = pd.read_parquet(path)

@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.run import run_pipeline
-from placelink.encode import init_keys
-from placelink.generate import generate
-from placelink.settings import Settings
 from tests import attacks as A
+from tests.towns import keyed_town
 
 pytestmark = pytest.mark.e2e
 
@@ -24,10 +22,7 @@ PROVIDER = "health_apc"
 
 
 def _town(home: Path, seed: int, until: str) -> Path:
-    generate(home, people=PEOPLE, months=MONTHS, seed=seed)
-    settings = Settings.from_env(environ={}, home=home)
-    init_keys(settings)
-    run_pipeline(settings, until=until)
+    run_pipeline(keyed_town(home, PEOPLE, MONTHS, seed), until=until)
     return home
 
 

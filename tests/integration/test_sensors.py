@@ -10,9 +10,7 @@ from dagster import build_sensor_context
 from pipelines.definitions import build_definitions
 from pipelines.run import open_instance, run_pipeline
 from pipelines.sensors import RANGE_END, RANGE_START, new_months
-from placelink.encode import init_keys
-from placelink.generate import generate
-from placelink.settings import Settings
+from tests.towns import keyed_town
 
 pytestmark = pytest.mark.e2e
 
@@ -24,9 +22,7 @@ def test_new_months_are_those_some_source_has_not_pulled():
 
 
 def test_a_new_months_extracts_ask_for_exactly_that_month(tmp_path, monkeypatch):
-    generate(tmp_path, people=3000, months=4, seed=7)
-    settings = Settings.from_env(environ={}, home=tmp_path)
-    init_keys(settings)
+    settings = keyed_town(tmp_path, people=3000, months=4, seed=7)
     held = tmp_path / "held_back"
     held.mkdir()
     late = "2023-07"  # the fourth month arrives after the first three were run
