@@ -21,7 +21,7 @@ from placelink.encode import load_release_key
 from placelink.link import record_links_path, run_linkage
 from placelink.link.evaluate import load_truth, write_evaluation
 from placelink.link.predict import WEIGHT_BIN
-from placelink.pseudonymise import content_path, encoded_path, truth_path
+from placelink.pseudonymise import content_path, encoded_path
 from placelink.settings import Settings
 from placelink.sources import SourceSpec
 from placelink.warehouse import load_warehouse, make_engine
@@ -121,7 +121,7 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
     def raw_tables(placelink: PlacelinkResource):
         settings = placelink.settings()
         release_key = load_release_key(settings)
-        truths = [truth_path(settings, n) for n in names]
+        truth = load_truth(settings)
         engine = make_engine(settings)
         results = load_warehouse(
             engine,
@@ -129,7 +129,7 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
             {n: content_path(settings, n) for n in names},
             record_links_path(settings),
             release_key,
-            [t for t in truths if t.exists()],
+            truth,
         )
         engine.dispose()
         return MaterializeResult(
@@ -139,16 +139,15 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
                 ),
                 "rows": MetadataValue.int(sum(r.rows for r in results)),
             },
-            check_results=[_linkage_quality_check(settings)],
+            check_results=[_linkage_quality_check(settings, truth)],
         )
 
     return [record_links, raw_tables]
 
 
-def _linkage_quality_check(settings: Settings) -> AssetCheckResult:
+def _linkage_quality_check(settings: Settings, truth: pd.DataFrame | None) -> AssetCheckResult:
     """Scores against truth where it exists (a generated town, a clerical sample); without it
     the check cannot judge, passes, and says so: the linkage diagnostics are what remains."""
-    truth = load_truth(settings)
     if truth is None:
         return AssetCheckResult(
             check_name="linkage_quality",

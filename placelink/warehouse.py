@@ -18,7 +18,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from placelink.encode import LinkageKey
@@ -133,10 +132,9 @@ def release_person_ids(person_ids: pd.Series, release_key: LinkageKey) -> pd.Ser
     return person_ids.map(mapped).astype("Int64")
 
 
-def raw_source_table(content_file: Path, record_links: pd.DataFrame) -> pa.Table:
+def raw_source_table(content: pd.DataFrame, record_links: pd.DataFrame) -> pa.Table:
     """A source's content with each record's release person id first."""
-    frame = pq.read_table(content_file).to_pandas()
-    frame = frame.merge(
+    frame = content.merge(
         record_links[["source", "record_id", "person_id"]], on=["source", "record_id"], how="left"
     )
     ordered = ["person_id", *[c for c in frame.columns if c != "person_id"]]
@@ -149,21 +147,18 @@ def load_warehouse(
     content_files: dict[str, Path],
     record_links: Path,
     release_key: LinkageKey,
-    truth_files: list[Path] = (),
+    truth: pd.DataFrame | None = None,
 ) -> list[LoadResult]:
     """Load raw_<source>, raw_record_links, raw_linkage_quality, raw_population and
     raw_neighbourhoods, every person id a release id."""
     links = pd.read_parquet(record_links)
-    attributes = pd.concat(
-        [pd.read_parquet(f, columns=QUALITY_ATTRIBUTES) for f in content_files.values()],
-        ignore_index=True,
-    )
-    truth = pd.concat([pd.read_parquet(f) for f in truth_files]) if truth_files else None
+    contents = {source: pd.read_parquet(path) for source, path in content_files.items()}
+    attributes = pd.concat([c[QUALITY_ATTRIBUTES] for c in contents.values()], ignore_index=True)
     quality = linkage_quality(links, attributes, truth)
     links["person_id"] = release_person_ids(links["person_id"], release_key)
     results = [
-        load_arrow(engine, f"raw_{source}", raw_source_table(path, links))
-        for source, path in content_files.items()
+        load_arrow(engine, f"raw_{source}", raw_source_table(content, links))
+        for source, content in contents.items()
     ]
     results.append(
         load_arrow(engine, "raw_record_links", pa.Table.from_pandas(links, preserve_index=False))
