@@ -217,7 +217,7 @@ def _source_section(settings: Settings, spec, docs: dict[Path, str]) -> dict:
     failed = [(v.stem, r) for v, r in zip(validations, results, strict=True) if not r.success]
     return {
         "name": spec.name,
-        "service": spec.service,
+        "service": spec.service if spec.has_event else f"{spec.service or ''} (identity only)",
         "connector": spec.connector.kind,
         **asdict(totals),
         "suites_run": len(results),
