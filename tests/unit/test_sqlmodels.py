@@ -67,7 +67,7 @@ def test_a_cycle_is_an_error_naming_the_models(tmp_path):
 def test_unknown_refs_and_sources_are_errors(tmp_path):
     with pytest.raises(PlacelinkError, match="unknown model 'nope'"):
         load_project(make_project(tmp_path / "x", {"a": "select * from {{ ref('nope') }}"}))
-    with pytest.raises(PlacelinkError, match="not declared"):
+    with pytest.raises(PlacelinkError, match="declared neither in the sources file nor"):
         load_project(
             make_project(tmp_path / "y", {"a": "select * from {{ source('placelink', 'zz') }}"})
         )
