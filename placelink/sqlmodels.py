@@ -199,13 +199,14 @@ def load_project(path: Path, declared: Sequence[SourceSpec] = ()) -> SqlProject:
             columns=_columns(name, doc.get("columns") or []),
             meta=doc.get("meta") or {},
         )
+    undocumented = set(docs) - set(models)
+    if undocumented:
+        raise PlacelinkError(f"schema.yml describes missing model(s): {sorted(undocumented)}")
     for context in contexts:
         if not context["hand_written"]:
             model = _generated_staging(env, path / GENERATED_STAGING, context)
             models[model.name] = model
-    undocumented = set(docs) - set(models)
-    if undocumented:
-        raise PlacelinkError(f"schema.yml describes missing model(s): {sorted(undocumented)}")
+    models = _without_undeclared_sources(models, sources)
     for model in models.values():
         for target in model.refs:
             if target not in models:
@@ -217,6 +218,24 @@ def load_project(path: Path, declared: Sequence[SourceSpec] = ()) -> SqlProject:
     for model in models.values():
         _check_relationships(project, model)
     return project
+
+
+def _without_undeclared_sources(
+    models: dict[str, SqlModel], sources: Mapping[str, str]
+) -> dict[str, SqlModel]:
+    """The models less the staging model of each source the sources file does not declare
+    (a hand-written stg_<source>.sql of a demo source left out of it) and every model that
+    reads one, directly or not: what is about a source that is not there is not built."""
+    left_out = {
+        name
+        for name, model in models.items()
+        if sources and any(name == staging_model(t) and t not in sources for t in model.sources)
+    }
+    while True:
+        readers = {n for n, m in models.items() if n not in left_out and left_out & set(m.refs)}
+        if not readers:
+            return {n: m for n, m in models.items() if n not in left_out}
+        left_out |= readers
 
 
 def _generated_staging(env: jinja2.Environment, template: Path, src: dict[str, Any]) -> SqlModel:

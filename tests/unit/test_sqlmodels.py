@@ -73,6 +73,19 @@ def test_unknown_refs_and_sources_are_errors(tmp_path):
         )
 
 
+def test_what_reads_a_staging_model_of_an_undeclared_source_is_left_out(tmp_path):
+    models = {
+        "stg_gone": "select * from {{ source('placelink', 'gone') }}",
+        "uses_gone": "select * from {{ ref('stg_gone') }}",
+        "reads_that": "select * from {{ ref('uses_gone') }}",
+        "stg_things": "select * from {{ source('placelink', 'things') }}",
+    }
+    assert set(load_project(make_project(tmp_path, models)).models) == {"stg_things"}
+    models["not_staging"] = "select * from {{ source('placelink', 'gone') }}"
+    with pytest.raises(PlacelinkError, match="'gone' is declared neither"):
+        load_project(make_project(tmp_path / "again", models))
+
+
 def test_rendering_resolves_refs_sources_and_macros(tmp_path):
     macros = "{% macro double(x) %}({{ x }} * 2){% endmacro %}"
     stg = "select {{ double('n') }} as n2 from {{ source('placelink', 'things') }}"
