@@ -53,6 +53,9 @@ class SourceSpec:
     pseudonymise: frozenset[str] = frozenset()
     """Kept fields that are identifiers of the source's own (a claim id, a case number): they
     reach analytics only as keyed pseudonyms, like record_id."""
+    suite: Path | None = None
+    """The source's GX suite (`suite:`, relative to the sources file); None: the packaged or a
+    generated default one (placelink.expectations.source_suite)."""
 
     @property
     def required_columns(self) -> tuple[str, ...]:
@@ -122,4 +125,12 @@ def _parse_source(path: Path, entry: Any) -> SourceSpec:
         description=str(entry.get("description", "")),
         quarantine_on=frozenset(str(c) for c in entry.get("quarantine_on") or ()),
         pseudonymise=pseudonymise,
+        suite=_suite_file(path, entry.get("suite")),
     )
+
+
+def _suite_file(path: Path, suite: Any) -> Path | None:
+    """A source's `suite:`, resolved relative to the sources file."""
+    if suite in (None, ""):
+        return None
+    return (Path(path).resolve().parent / str(suite)).resolve()
