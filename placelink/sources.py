@@ -69,6 +69,9 @@ class SourceSpec:
     pseudonymise: frozenset[str] = frozenset()
     """Kept fields that are identifiers of the source's own (a claim id, a case number): they
     reach analytics only as keyed pseudonyms, like record_id."""
+    suite: Path | None = None
+    """The source's GX suite (`suite:`, relative to the sources file); None: the packaged or a
+    generated default one (placelink.expectations.source_suite)."""
 
     @property
     def has_event(self) -> bool:
@@ -146,6 +149,7 @@ def _parse_source(path: Path, entry: Any) -> SourceSpec:
         description=str(entry.get("description", "")),
         quarantine_on=frozenset(str(c) for c in entry.get("quarantine_on") or ()),
         pseudonymise=pseudonymise,
+        suite=_suite_file(path, entry.get("suite")),
     )
 
 
@@ -166,3 +170,10 @@ def _parse_event(where: str, event: Any, keep: tuple[str, ...]) -> dict[str, str
 
 def _is_lower_snake(name: str) -> bool:
     return name.isidentifier() and name == name.lower()
+
+
+def _suite_file(path: Path, suite: Any) -> Path | None:
+    """A source's `suite:`, resolved relative to the sources file."""
+    if suite in (None, ""):
+        return None
+    return (Path(path).resolve().parent / str(suite)).resolve()
