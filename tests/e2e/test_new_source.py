@@ -2,7 +2,7 @@
 generated town by one entry in its sources.yaml, with no code change.
 
 A GP registration list, identity only (no event), a CSV per month, made from the town's own
-people as its hospital recorded them; its records join the town's truth so that
+people as its A&E department recorded them; its records join the town's truth so that
 linkage_quality can score them.
 """
 
@@ -30,14 +30,15 @@ ENTRY = """
 
 def land_gp_registrations(settings) -> pd.DataFrame:
     """Write landing/gp_registration/<month>.csv for REGISTERED of the town's people, each
-    as the hospital first recorded them, and add the records to the truth; return them."""
-    files = sorted((settings.landing / "health_apc").glob("*.csv"))
-    apc = pd.concat([pd.read_csv(f, dtype=str) for f in files], ignore_index=True)
+    as A&E first recorded them, and add the records to the truth; return them."""
+    files = sorted((settings.landing / "health_ecds").glob("*.csv"))
+    ecds = pd.concat([pd.read_csv(f, dtype=str) for f in files], ignore_index=True)
     truth = pd.read_csv(settings.truth_file, dtype=str)
-    apc_truth = truth[truth.source == "health_apc"].set_index("record_id")
-    apc["true_person_id"] = apc.epikey.map(apc_truth.true_person_id)
-    people = apc.drop_duplicates("true_person_id").sample(REGISTERED, random_state=7)
+    ecds_truth = truth[truth.source == "health_ecds"].set_index("record_id")
+    ecds["true_person_id"] = ecds.attendance_id.map(ecds_truth.true_person_id)
+    people = ecds.drop_duplicates("true_person_id").sample(REGISTERED, random_state=7)
     people = people.reset_index(drop=True)
+    people["dob"] = pd.to_datetime(people.date_of_birth, format="%d/%m/%Y").dt.strftime("%Y-%m-%d")
     months = [f.stem for f in files]
     people["month"] = [months[i % len(months)] for i in range(len(people))]
     people["registration_id"] = [f"GP{i:06d}" for i in range(len(people))]
@@ -50,7 +51,7 @@ def land_gp_registrations(settings) -> pd.DataFrame:
     for month in months:
         people.loc[people.month == month, columns].to_csv(folder / f"{month}.csv", index=False)
     gp_truth = (
-        apc_truth.loc[people.epikey]
+        ecds_truth.loc[people.attendance_id]
         .reset_index(drop=True)
         .assign(source="gp_registration", record_id=people.registration_id)[truth.columns]
     )
@@ -73,7 +74,7 @@ def test_a_gp_registration_list_added_by_one_yaml_entry_is_linked_and_scored(own
     sources_of = links.groupby("person_id")["source"].nunique()
     gp_links = links[links.source == "gp_registration"]
     assert len(gp_links) == REGISTERED
-    # Every registered person came from the hospital extract: nearly all link to it.
+    # Every registered person came from the A&E extract: nearly all link to it.
     assert (sources_of[gp_links.person_id] > 1).mean() >= 0.95
 
     spine = pd.read_parquet(settings.published / "person" / "person_spine.parquet")
