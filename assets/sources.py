@@ -25,7 +25,13 @@ from assets.metadata import counts_table, frame_preview, table_schema
 from assets.partitions import monthly_partitions
 from assets.resources import PlacelinkResource
 from placelink.encode import load_key
-from placelink.expectations import SuiteResult, suite_path, validate_partitions, write_result
+from placelink.expectations import (
+    PACKAGED,
+    SuiteResult,
+    suite_choice,
+    validate_source,
+    write_result,
+)
 from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source, pseudonymise_truth
 from placelink.pull import CHUNK_ROWS, PullResult, pull_months, standardised_path
 from placelink.sources import SourceSpec
@@ -64,7 +70,7 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
                 "gx_suite",
                 asset=key,
                 blocking=True,
-                description=f"expectations/sources/{spec.name}.json on the standardised rows",
+                description=f"{_suite_description(spec)} on the standardised rows",
             )
         ],
         description=(
@@ -76,10 +82,9 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
     def _pull(context: AssetExecutionContext, placelink: PlacelinkResource):
         settings = placelink.settings()
         results = pull_months(spec, list(context.partition_keys), settings)
-        suite = suite_path("sources", spec.name)
-        outcomes = validate_partitions(
+        suite, outcomes = validate_source(
+            spec,
             {r.month: standardised_path(settings, spec.name, r.month) for r in results},
-            suite,
             max_rows=CHUNK_ROWS,
         )
         failures = []
@@ -101,7 +106,8 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
                     severity=AssetCheckSeverity.ERROR,
                     description="; ".join(failures) or "every expectation met",
                     metadata={
-                        "suite": MetadataValue.path(str(suite)),
+                        "suite": MetadataValue.text(suite.describe()),
+                        "suite_origin": MetadataValue.text(suite.origin),
                         "months_checked": MetadataValue.int(len(outcomes)),
                         "months_failed": MetadataValue.int(len(failures)),
                     },
@@ -110,6 +116,13 @@ def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
         )
 
     return _pull
+
+
+def _suite_description(spec: SourceSpec) -> str:
+    origin, path = suite_choice(spec)
+    if path is None:
+        return "a default suite generated from its identity fields"
+    return f"expectations/sources/{spec.name}.json" if origin == PACKAGED else str(path)
 
 
 def _month_metadata(result: PullResult, outcome: SuiteResult) -> dict:
