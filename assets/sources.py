@@ -34,6 +34,7 @@ from placelink.expectations import (
 )
 from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source, pseudonymise_truth
 from placelink.pull import CHUNK_ROWS, PullResult, pull_months, standardised_path
+from placelink.reference import POSTCODES, reference_warnings
 from placelink.sources import SourceSpec
 
 OWNERS = ["team:data-engineering"]
@@ -159,6 +160,9 @@ def _pseudonymise_asset(spec: SourceSpec) -> AssetsDefinition:
         result = pseudonymise_source(spec, settings, key, load_postcode_lookup(settings))
         pseudonymise_truth(spec, settings, key)
         content = pq.ParquetFile(result.content_path)
+        geography = [w for w in reference_warnings(settings) if POSTCODES in w]
+        for warning in geography:
+            context.log.warning(warning)
         head = content.read_row_group(0).slice(0, 5) if content.num_row_groups else None
         return MaterializeResult(
             metadata={
@@ -172,6 +176,7 @@ def _pseudonymise_asset(spec: SourceSpec) -> AssetsDefinition:
                 "preview": frame_preview(
                     head.to_pandas() if head is not None else content.schema_arrow.empty_table()
                 ),
+                **({"warnings": MetadataValue.text("; ".join(geography))} if geography else {}),
             }
         )
 
