@@ -18,6 +18,7 @@ from dagster import (
     BetaWarning,
     MaterializeResult,
     MetadataValue,
+    MonthlyPartitionsDefinition,
     asset,
 )
 
@@ -51,18 +52,21 @@ def pseudonymise_key(source: str) -> AssetKey:
     return AssetKey(["pseudonymise", source])
 
 
-def build_source_assets(spec: SourceSpec) -> list[AssetsDefinition]:
-    """pull/<source> and pseudonymise/<source>, grouped under the source's name."""
-    return [_pull_asset(spec), _pseudonymise_asset(spec)]
+def build_source_assets(
+    spec: SourceSpec, partitions_def: MonthlyPartitionsDefinition = monthly_partitions
+) -> list[AssetsDefinition]:
+    """pull/<source> (over the period's months) and pseudonymise/<source>, grouped under the
+    source's name."""
+    return [_pull_asset(spec, partitions_def), _pseudonymise_asset(spec)]
 
 
-def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
+def _pull_asset(spec: SourceSpec, partitions_def: MonthlyPartitionsDefinition) -> AssetsDefinition:
     key = pull_key(spec.name)
 
     @asset(
         key=key,
         group_name=spec.name,
-        partitions_def=monthly_partitions,
+        partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         kinds={"python", spec.connector.kind},
         owners=OWNERS,

@@ -22,6 +22,7 @@ from placelink.connectors import landed_months
 from placelink.encode import load_key, load_release_key
 from placelink.errors import PlacelinkError
 from placelink.files import write_text_atomic
+from placelink.period import check_months, resolve_period
 from placelink.reference import reference_warnings
 from placelink.settings import Settings
 from placelink.sources import load_sources
@@ -128,6 +129,7 @@ def run_pipeline(
         raise PlacelinkError(
             f"{settings.landing}: no extracts have landed (run `placelink generate`)"
         )
+    check_months(months, resolve_period(settings))  # one line, not Dagster's CheckError
     defs = build_definitions(home=str(settings.home))
     selection = AssetSelection.key_prefixes(*[[p] for s in steps for p in STEPS[s]])
     ops = {_op_name(RECORD_LINKS): LinkageConfig(retrain=retrain)} if "link" in steps else {}
