@@ -68,8 +68,21 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
                 "match_threshold": MetadataValue.float(result.threshold),
                 "peak_rss_mib": MetadataValue.int(peak_rss_mib()),
                 "duckdb_memory_limit": MetadataValue.text(settings.link_memory_limit),
+                "identity_fields_compared": MetadataValue.text(
+                    ", ".join(result.diagnostics.fields)
+                ),
+                "comparisons_per_blocking_rule": counts_table(
+                    result.diagnostics.comparisons_per_rule, "blocking rule (Splink's count)"
+                ),
                 "pairs_per_blocking_rule": counts_table(
                     result.diagnostics.pairs_per_rule, "blocking rule"
+                ),
+                "training_blocks": MetadataValue.md(
+                    "\n".join(f"- `{b}`" for b in result.diagnostics.training_blocks)
+                    or "model reused: not trained this run"
+                ),
+                "comparisons_left_untrained": MetadataValue.text(
+                    ", ".join(result.diagnostics.untrained) or "none"
                 ),
                 "match_weight_distribution": counts_table(
                     {

@@ -26,8 +26,9 @@ mirrors placelink.link.predict step for step, with plaintext where placelink has
   0.9989 at 50,000 people, recall unchanged (0.9995);
 - NHS number and sex exact; NI number exact or one character apart (it has no check digit);
 - the same training budget as placelink: prior from deterministic rules (recall 0.7), u from
-  2e6 random pairs, EM on two blocks of at most 5e6 pairs each; predict at 0.5 and cluster at
-  placelink's MATCH_THRESHOLD (0.9).
+  2e6 random pairs, EM on two blocks of at most 5e6 pairs each (rules and blocks that pair
+  nothing on the sources at hand left out, as placelink leaves them out); predict at 0.5 and
+  cluster at the threshold placelink's rule chooses from the scores (expected_f1_threshold).
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator
 
 from placelink.encode import canonical_given_name
+from placelink.link.predict import expected_f1_threshold, pairs_anything
 from placelink.sources import IDENTITY_FIELDS
 
 UNIQUE_ID = "profile_id"
 PREDICT_THRESHOLD = 0.5
-CLUSTER_THRESHOLD = 0.9  # placelink.link.predict.MATCH_THRESHOLD
 U_MAX_PAIRS = 2e6
 EM_MAX_PAIRS = 5e6
 SEED = 42
@@ -77,11 +78,20 @@ DETERMINISTIC_RULES = (
     "AND l.date_of_birth = r.date_of_birth AND l.postcode_full = r.postcode_full",
 )
 
-# EM sessions: each blocks on some comparisons and so trains the others.
+# Where the sources fill none of the rules above (names and dates of birth alone): one whole name
+# and the date (both names and the date would pair no two distinct identities).
+NAME_AND_DOB_RULES = (
+    "l.date_of_birth = r.date_of_birth AND l.family_name = r.family_name",
+    "l.date_of_birth = r.date_of_birth AND l.given_name = r.given_name",
+)
+
+# EM sessions: each blocks on some comparisons and so trains the others; the first trains the
+# names, and where it pairs nothing (no postcodes) the date of birth alone stands in for it.
 TRAINING_BLOCKS = (
     "l.date_of_birth = r.date_of_birth AND l.postcode_district = r.postcode_district",
     "l.given_canon = r.given_canon AND l.family_name = r.family_name",
 )
+NAMES_FALLBACK_BLOCK = "l.date_of_birth = r.date_of_birth"
 
 
 def _given_name() -> cl.CustomComparison:
@@ -214,7 +224,8 @@ def _load(con: duckdb.DuckDBPyConnection, standardised_dir: Path) -> None:
     con.execute(
         f"""
         create table identities as
-        select row_number() over (order by identity_key) as {UNIQUE_ID}, identity_key, {values}
+        select row_number() over (order by identity_key) as {UNIQUE_ID}, identity_key, {values},
+               count(*) as records
         from records
         group by identity_key
         """
@@ -236,6 +247,7 @@ def _load(con: duckdb.DuckDBPyConnection, standardised_dir: Path) -> None:
         create table profiles as
         select
             i.{UNIQUE_ID},
+            i.records,
             i.nhs_number,
             i.ni_number,
             i.given_name,
@@ -268,11 +280,18 @@ def _load(con: duckdb.DuckDBPyConnection, standardised_dir: Path) -> None:
     con.unregister("phonetic_df")
 
 
-def _train(linker: Linker) -> None:
+def _train(linker: Linker, profiles) -> None:
+    """As placelink trains, with rules and blocks that pair nothing on these sources left out."""
+    prior = [r for r in DETERMINISTIC_RULES if pairs_anything(profiles, r)]
+    blocks = [b for b in TRAINING_BLOCKS if pairs_anything(profiles, b)]
+    if TRAINING_BLOCKS[0] not in blocks:
+        blocks.insert(0, NAMES_FALLBACK_BLOCK)
     training = linker.training
-    training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=0.7)
+    training.estimate_probability_two_random_records_match(
+        prior or [r for r in NAME_AND_DOB_RULES if pairs_anything(profiles, r)], recall=0.7
+    )
     training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
-    for rule in TRAINING_BLOCKS:
+    for rule in blocks:
         training.estimate_parameters_using_expectation_maximisation(
             rule, max_pairs=EM_MAX_PAIRS, record_sample_proportion=1.0
         )
@@ -287,10 +306,11 @@ def link_plaintext(standardised_dir: Path) -> pd.DataFrame:
         db_api = DuckDBAPI(con)
         profiles = db_api.register("profiles")
         linker = Linker(profiles, splink_settings(), log_level=logging.WARNING)
-        _train(linker)
+        _train(linker, profiles)
         predictions = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
         clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predictions, threshold_match_probability=CLUSTER_THRESHOLD
+            predictions,
+            threshold_match_probability=expected_f1_threshold(con, predictions.physical_name),
         )
         return con.sql(
             f"""

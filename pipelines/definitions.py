@@ -36,7 +36,7 @@ def build_definitions(
     settings = Settings.from_env(environ=environ, home=home)
     specs = load_sources(settings.sources_file)
     partitions = monthly_partitions_for(resolve_period(settings))
-    project = load_project(SQL_PROJECT)
+    project = load_project(SQL_PROJECT, specs)
     assets = [
         *(a for spec in specs for a in build_source_assets(spec, partitions)),
         *build_linkage_assets(specs),

@@ -3,9 +3,10 @@
 It splits each record in two, joined only by its record pseudonym (the separation principle):
 - linkage/encoded/<source>.parquet, for the linkage unit: the record pseudonym and the keyed
   encodings, nothing else (no age, sex, date or place);
-- content/<source>.parquet, for analytics: the record pseudonym, the age on the event's date,
-  sex, the geography the postcode gives (neighbourhood, LSOA-like area, district) and the event
-  fields, with any source identifier among them pseudonymised; no identifier, no encoding.
+- content/<source>.parquet, for analytics: the record pseudonym, the age on the event's date (an
+  identity-only source's: on the first of its extract month), sex, the geography the postcode
+  gives (neighbourhood, LSOA-like area, district) and the event fields, with any source
+  identifier among them pseudonymised; no identifier, no encoding.
 """
 
 from __future__ import annotations
@@ -211,12 +212,21 @@ def _encode_chunk(
             "source": source,
             "record_id": pseudonym,
             **dict(zip(geography.column_names, geography.columns, strict=True)),
-            "age_at_event": age_at(table.column("date_of_birth"), table.column(spec.event_start)),
+            "age_at_event": age_at(table.column("date_of_birth"), _age_date(spec, table)),
             "sex": table.column("sex"),
             **dict(zip(events.column_names, events.columns, strict=True)),
         }
     )
     return linkage, content
+
+
+def _age_date(spec: SourceSpec, table: pa.Table) -> pa.ChunkedArray:
+    """The date a record's age is taken on: its event's start, or for an identity-only source
+    the first day of its extract month."""
+    if spec.has_event:
+        return table.column(spec.event_start)
+    first_days = pc.binary_join_element_wise(table.column("extract_month"), "-01", "")
+    return pc.cast(pc.strptime(first_days, format="%Y-%m-%d", unit="s"), pa.date32())
 
 
 def postcode_geography(postcode: pa.ChunkedArray | pa.Array, lookup: pa.Table) -> pa.Table:

@@ -379,13 +379,19 @@ def standardise_rows(
             bad_date |= bad
         out[column] = values
     checks[st.BAD_DATE] = bad_date
-    # A row whose event makes no sense in time is one bad row, not a bad month: quarantined.
+    if spec.has_event:  # an identity-only source has no event to be wrong in time
+        checks |= _event_checks(spec, out, today)
+    return pd.DataFrame(out, index=raw.index), checks
+
+
+def _event_checks(spec: SourceSpec, out: dict[str, pd.Series], today: date) -> dict[str, pd.Series]:
+    """A row whose event makes no sense in time is one bad row, not a bad month: quarantined."""
     start = _dates(out[spec.event_start])
-    checks[st.FUTURE_EVENT] = (start > pd.Timestamp(today)).fillna(False).astype(bool)
+    checks = {st.FUTURE_EVENT: (start > pd.Timestamp(today)).fillna(False).astype(bool)}
     if spec.event_end is not None:
         end = _dates(out[spec.event_end])
         checks[st.END_BEFORE_START] = (end < start).fillna(False).astype(bool)
-    return pd.DataFrame(out, index=raw.index), checks
+    return checks
 
 
 def _dates(values: pd.Series) -> pd.Series:

@@ -20,7 +20,19 @@ IDENTITY_FIELDS = (
     "sex",
     "postcode",
 )
-SERVICES = ("health", "social_care", "housing", "benefits")
+RESERVED_COLUMNS = (
+    *IDENTITY_FIELDS,
+    "source",
+    "person_id",
+    "extract_month",
+    "age_at_event",
+    "postcode_district",
+    "lsoa",
+    "neighbourhood",
+    "locality",
+    "imd_decile",
+)
+"""Names the pipeline gives columns of its own: a kept field may not take one."""
 CONNECTOR_KINDS = ("csv", "jsonl", "parquet", "sql")
 
 
@@ -40,12 +52,16 @@ class SourceSpec:
     """One source: where its extracts are, and which columns carry identity and events."""
 
     name: str
-    service: str
+    service: str | None
     connector: ConnectorSpec
     identity: dict[str, str]
     keep: tuple[str, ...]
-    event_start: str
+    event_start: str | None = None
+    """The kept field holding the date each record's event starts; None for an identity-only
+    source (a registration list, a linkage benchmark), which feeds linkage but no event."""
     event_end: str | None = None
+    event_type: str | None = None
+    """A kept field naming each record's kind of event; without one, the source's name."""
     dates: dict[str, str] = field(default_factory=dict)
     sex_map: dict[str, str] = field(default_factory=dict)
     description: str = ""
@@ -56,6 +72,10 @@ class SourceSpec:
     suite: Path | None = None
     """The source's GX suite (`suite:`, relative to the sources file); None: the packaged or a
     generated default one (placelink.expectations.source_suite)."""
+
+    @property
+    def has_event(self) -> bool:
+        return self.event_start is not None
 
     @property
     def required_columns(self) -> tuple[str, ...]:
@@ -85,11 +105,11 @@ def _parse_source(path: Path, entry: Any) -> SourceSpec:
         raise ConfigError(f"{path}: every source needs a name")
     name = str(entry["name"])
     where = f"{path}: source {name!r}"
-    if not name.isidentifier() or name != name.lower():
+    if not _is_lower_snake(name):
         raise ConfigError(f"{where}: the name must be lower_snake_case")
     service = entry.get("service")
-    if service not in SERVICES:
-        raise ConfigError(f"{where}: service must be one of {', '.join(SERVICES)}")
+    if service is not None and not _is_lower_snake(str(service)):
+        raise ConfigError(f"{where}: service must be a lower_snake_case name, got {service!r}")
     conn = entry.get("connector") or {}
     if conn.get("kind") not in CONNECTOR_KINDS:
         raise ConfigError(f"{where}: connector.kind must be one of {', '.join(CONNECTOR_KINDS)}")
@@ -103,23 +123,27 @@ def _parse_source(path: Path, entry: Any) -> SourceSpec:
         raise ConfigError(f"{where}: unknown identity field(s) {sorted(unknown)}")
     if "record_id" not in identity:
         raise ConfigError(f"{where}: identity.record_id is required")
-    event = entry.get("event") or {}
     keep = tuple(str(c) for c in entry.get("keep") or ())
-    if event.get("start") not in keep:
-        raise ConfigError(f"{where}: event.start must name a kept field")
+    taken = sorted(set(keep) & set(RESERVED_COLUMNS))
+    if taken:
+        raise ConfigError(f"{where}: kept field(s) {taken} clash with placelink's own columns")
+    event = _parse_event(where, entry.get("event"), keep)
+    if event and service is None:
+        raise ConfigError(f"{where}: a source with an event needs a service")
     pseudonymise = frozenset(str(c) for c in entry.get("pseudonymise") or ())
     if not pseudonymise <= set(keep):
         raise ConfigError(f"{where}: pseudonymise must name kept fields")
     return SourceSpec(
         name=name,
-        service=service,
+        service=None if service is None else str(service),
         connector=ConnectorSpec(
             **{k: v for k, v in conn.items() if k != "kind"}, kind=conn["kind"]
         ),
         identity=identity,
         keep=keep,
-        event_start=event["start"],
+        event_start=event.get("start"),
         event_end=event.get("end"),
+        event_type=event.get("type"),
         dates={str(k): str(v) for k, v in (entry.get("dates") or {}).items()},
         sex_map={str(k): str(v) for k, v in (entry.get("sex_map") or {}).items()},
         description=str(entry.get("description", "")),
@@ -127,6 +151,25 @@ def _parse_source(path: Path, entry: Any) -> SourceSpec:
         pseudonymise=pseudonymise,
         suite=_suite_file(path, entry.get("suite")),
     )
+
+
+def _parse_event(where: str, event: Any, keep: tuple[str, ...]) -> dict[str, str]:
+    """The event's start, end and type fields; {} for an identity-only source (no `event`)."""
+    if event is None:
+        return {}
+    if not isinstance(event, dict) or "start" not in event:
+        raise ConfigError(f"{where}: event needs a start (or leave it out: identity-only)")
+    unknown = set(event) - {"start", "end", "type"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown event field(s) {sorted(unknown)}")
+    for part, column in event.items():
+        if column not in keep:
+            raise ConfigError(f"{where}: event.{part} must name a kept field")
+    return {str(k): str(v) for k, v in event.items()}
+
+
+def _is_lower_snake(name: str) -> bool:
+    return name.isidentifier() and name == name.lower()
 
 
 def _suite_file(path: Path, suite: Any) -> Path | None:

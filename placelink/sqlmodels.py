@@ -4,7 +4,9 @@ A model is `models/<name>.sql`, a Jinja template whose `{{ ref('m') }}` and
 `{{ source('placelink', 'x') }}` calls are both its dependencies and, once rendered, the table
 names it reads; `meta` is the model's schema.yml meta, so a list defined there (the measures)
 is defined once. Macros in `macros/*.sql` are callable from every model, so dialect-sensitive
-expressions live in one place. Each model becomes a table built atomically: a failed model
+expressions live in one place. The declared sources (sources.yaml) are `declared_sources` in
+every template; each becomes a raw table, and one without a hand-written staging model gets a
+generated one (placelink.sqlsources). Each model becomes a table built atomically: a failed model
 leaves the previous table in place.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,13 @@ from jinja2.runtime import Macro
 from sqlalchemy import Engine, text
 
 from placelink.errors import ConfigError, PlacelinkError
+from placelink.sources import SourceSpec
+from placelink.sqlsources import (
+    GENERATED_STAGING,
+    source_context,
+    staging_columns,
+    staging_model,
+)
 from placelink.sqltests import ColumnTest, parse_test
 
 __all__ = [
@@ -65,6 +74,8 @@ class SqlModel:
     description: str = ""
     columns: Mapping[str, ColumnSpec] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
+    """Template variables of this model alone (a generated staging model's `src`)."""
 
     @property
     def publish(self) -> str | None:
@@ -133,7 +144,7 @@ class SqlProject:
 
         try:
             template = self._env.from_string(model.sql)
-            return template.render(ref=ref, source=source, meta=model.meta).strip()
+            return template.render(ref=ref, source=source, meta=model.meta, **model.context).strip()
         except jinja2.TemplateError as exc:
             raise PlacelinkError(f"model {name} ({model.path}) does not render: {exc}") from exc
 
@@ -144,8 +155,10 @@ class SqlProject:
             raise PlacelinkError(f"unknown model {name!r}") from None
 
 
-def load_project(path: Path) -> SqlProject:
-    """Parse `models/*.sql`, `macros/*.sql`, `schema.yml` and `sources.yml` under `path`.
+def load_project(path: Path, declared: Sequence[SourceSpec] = ()) -> SqlProject:
+    """Parse `models/*.sql`, `macros/*.sql`, `schema.yml` and `sources.yml` under `path`, with
+    the sources the sources file declares (`declared`): each is a raw table, and one with no
+    `models/stg_<name>.sql` gets a staging model generated from `generated/staging.sql`.
 
     Raises PlacelinkError for a missing folder, a bad model name, an unknown ref or source,
     schema entries for models that do not exist, or a cycle; ConfigError for a column test
@@ -162,7 +175,11 @@ def load_project(path: Path) -> SqlProject:
         env.globals.update(
             {k: v for k, v in vars(module).items() if isinstance(v, Macro) and k[0] != "_"}
         )
-    sources = _load_sources(path / "sources.yml")
+    contexts = [
+        source_context(s, (models_dir / f"{staging_model(s.name)}.sql").exists()) for s in declared
+    ]
+    env.globals["declared_sources"] = contexts
+    sources = _load_sources(path / "sources.yml") | {s.name: s.description for s in declared}
     docs = _load_schema(path / "schema.yml")
     models: dict[str, SqlModel] = {}
     for sql_file in sorted(models_dir.glob("*.sql")):
@@ -185,6 +202,11 @@ def load_project(path: Path) -> SqlProject:
     undocumented = set(docs) - set(models)
     if undocumented:
         raise PlacelinkError(f"schema.yml describes missing model(s): {sorted(undocumented)}")
+    for context in contexts:
+        if not context["hand_written"]:
+            model = _generated_staging(env, path / GENERATED_STAGING, context)
+            models[model.name] = model
+    models = _without_undeclared_sources(models, sources)
     for model in models.values():
         for target in model.refs:
             if target not in models:
@@ -196,6 +218,41 @@ def load_project(path: Path) -> SqlProject:
     for model in models.values():
         _check_relationships(project, model)
     return project
+
+
+def _without_undeclared_sources(
+    models: dict[str, SqlModel], sources: Mapping[str, str]
+) -> dict[str, SqlModel]:
+    """The models less the staging model of each source the sources file does not declare
+    (a hand-written stg_<source>.sql of a demo source left out of it) and every model that
+    reads one, directly or not: what is about a source that is not there is not built."""
+    left_out = {
+        name
+        for name, model in models.items()
+        if sources and any(name == staging_model(t) and t not in sources for t in model.sources)
+    }
+    while True:
+        readers = {n for n, m in models.items() if n not in left_out and left_out & set(m.refs)}
+        if not readers:
+            return {n: m for n, m in models.items() if n not in left_out}
+        left_out |= readers
+
+
+def _generated_staging(env: jinja2.Environment, template: Path, src: dict[str, Any]) -> SqlModel:
+    """The staging model of a declared source that has no hand-written one."""
+    name = staging_model(src["name"])
+    sql = template.read_text(encoding="utf-8")
+    refs, srcs = _dependencies(env, name, template, sql, {}, {"src": src})
+    return SqlModel(
+        name=name,
+        path=template,
+        sql=sql,
+        refs=refs,
+        sources=srcs,
+        description=f"{src['name']} records, typed (generated from sources.yaml).",
+        columns={c: ColumnSpec(c, d) for c, d in staging_columns(src).items()},
+        context={"src": src},
+    )
 
 
 def run_model(engine: Engine, project: SqlProject, name: str) -> ModelResult:
@@ -230,7 +287,12 @@ def run_all(
 
 
 def _dependencies(
-    env: jinja2.Environment, name: str, path: Path, sql: str, meta: Mapping[str, Any]
+    env: jinja2.Environment,
+    name: str,
+    path: Path,
+    sql: str,
+    meta: Mapping[str, Any],
+    context: Mapping[str, Any] | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Render once with recording ref/source so the DAG is exactly what the template calls."""
     refs: list[str] = []
@@ -247,7 +309,7 @@ def _dependencies(
         return table
 
     try:
-        env.from_string(sql).render(ref=ref, source=source, meta=meta)
+        env.from_string(sql).render(ref=ref, source=source, meta=meta, **(context or {}))
     except jinja2.TemplateError as exc:
         raise PlacelinkError(f"{path}: does not render: {exc}") from exc
     return tuple(dict.fromkeys(refs)), tuple(dict.fromkeys(sources))
@@ -257,7 +319,10 @@ def _source_table(model: str, package: str, table: str, sources: Mapping[str, st
     if package != SOURCE_PACKAGE:
         raise PlacelinkError(f"model {model}: unknown source package {package!r}")
     if sources and table not in sources:
-        raise PlacelinkError(f"model {model}: source {table!r} is not declared in sources.yml")
+        raise PlacelinkError(
+            f"model {model}: source {table!r} is declared neither in the sources file nor in "
+            "sources.yml"
+        )
     return f"raw_{table}"
 
 

@@ -64,3 +64,10 @@ end)
 {%- macro month_fy_start(month_index) -%}
 cast(floor(({{ month_index }} - 3) / 12.0) as integer)
 {%- endmacro -%}
+
+{#- A column name from sources.yaml, quoted as both dialects read it (its case kept). -#}
+{%- macro quoted(name) -%}"{{ name | replace('"', '""') }}"{%- endmacro -%}
+
+{#- The services the hand-written measures are about; a source of another service feeds
+    linkage, person_spine and service_events, not the service measures. -#}
+{%- macro known_services() -%}('health', 'social_care', 'housing', 'benefits'){%- endmacro -%}

@@ -1,5 +1,21 @@
--- Every source's records in one event shape, with the domain flags the measures read.
-with apc as (
+-- Every source's records in one event shape, with the domain flags the measures read. Each
+-- declared source with an event has a branch: the five demo sources their hand-written ones,
+-- with their domain flags; any other source one generated from its sources.yaml entry (its
+-- service, its event's type, start and end; every flag false). Identity-only sources have none.
+{%- set hand_written = declared_sources | selectattr('hand_written') | map(attribute='name') | list %}
+{%- set generated = declared_sources | rejectattr('hand_written') | selectattr('event') | list %}
+{%- set columns = [
+    'person_id', 'source', 'record_id', 'service', 'event_type', 'event_start', 'event_end',
+    'extract_month', 'age_at_event', 'sex', 'neighbourhood', 'locality', 'imd_decile',
+    'is_contact', 'is_admission', 'is_emergency_admission', 'is_fall_admission',
+    'is_ae_attendance', 'is_mental_health', 'is_substance', 'is_self_harm',
+    'is_social_care_contact', 'is_social_care_support', 'is_st_max', 'is_permanent_care',
+    'is_ongoing', 'is_homelessness_duty', 'has_mental_health_need', 'is_sanction',
+    'is_income_need', 'death_date',
+] %}
+with
+{% if 'health_apc' in hand_written %}
+health_apc as (
     select
         person_id,
         'health_apc' as source,
@@ -22,8 +38,9 @@ with apc as (
         case when died then discharge_date end as death_date
     from {{ ref('stg_health_apc') }}
 ),
-
-ecds as (
+{% endif %}
+{% if 'health_ecds' in hand_written %}
+health_ecds as (
     select
         person_id, 'health_ecds', record_id, 'health', 'attendance',
         arrival_date, arrival_date,
@@ -37,7 +54,8 @@ ecds as (
         case when died then arrival_date end
     from {{ ref('stg_health_ecds') }}
 ),
-
+{% endif %}
+{% if 'social_care' in hand_written %}
 social_care as (
     select
         person_id, 'social_care', record_id, 'social_care', event_type,
@@ -56,7 +74,8 @@ social_care as (
         case when died then event_start end
     from {{ ref('stg_social_care') }}
 ),
-
+{% endif %}
+{% if 'housing' in hand_written %}
 housing as (
     select
         person_id, 'housing', record_id, 'housing', 'approach',
@@ -71,7 +90,8 @@ housing as (
         cast(null as date)
     from {{ ref('stg_housing') }}
 ),
-
+{% endif %}
+{% if 'benefits' in hand_written %}
 benefits as (
     select
         person_id, 'benefits', record_id, 'benefits',
@@ -94,13 +114,30 @@ benefits as (
         cast(null as date)
     from {{ ref('stg_benefits') }}
 ),
-
-unioned as (
-    select * from apc
-    union all select * from ecds
-    union all select * from social_care
-    union all select * from housing
-    union all select * from benefits
+{% endif %}
+{% for src in generated %}
+{{ src.name }}_events as (
+    select
+        person_id, '{{ src.name }}', record_id, '{{ src.service }}',
+        {% if src.event.type %}lower(trim({{ quoted(src.event.type) }})){% else %}'{{ src.name }}'{% endif %},
+        {{ quoted(src.event.start) }},
+        {% if src.event.end %}{{ quoted(src.event.end) }}{% else %}cast(null as date){% endif %},
+        extract_month, age_at_event, sex, neighbourhood, locality, imd_decile,
+        false, false, false, false,
+        false,
+        false, false, false,
+        false, false, false, false, false,
+        false, false,
+        false, false,
+        cast(null as date)
+    from {{ ref('stg_' ~ src.name) }}
+),
+{% endfor %}
+-- Branches line up by position; the names are these.
+unioned ({{ columns | join(', ') }}) as (
+    {%- for src in declared_sources | selectattr('event') %}
+    {% if not loop.first %}union all {% endif %}select * from {{ src.name }}{{ '' if src.hand_written else '_events' }}
+    {%- endfor %}
 ),
 
 final as (

@@ -1,7 +1,8 @@
 -- One row per person, calendar month and service in which the person had an active event,
 -- with the measure-11 domain needs seen that month. An event is active from its start month to
 -- its end month; a service still running is active to the end of the period; anything else
--- without an end is active in its start month only.
+-- without an end is active in its start month only. Only the services the measures are about
+-- count: a source of another service is left out.
 with recursive calendar as (
     select first_month_index as month_index, last_month_index from {{ ref('int_period') }}
     union all
@@ -25,6 +26,7 @@ spans as (
         e.is_income_need
     from {{ ref('int_events') }} as e
     cross join period as p
+    where e.service in {{ known_services() }}
 ),
 
 active as (

@@ -1,5 +1,5 @@
--- One row per linked person: where and who they are as last seen, which sources hold them and
--- when they were first and last seen.
+-- One row per linked person: where and who they are as last seen, which sources hold them (any
+-- source, identity-only ones too) and when they were first and last seen.
 with links as (
     select person_id, count(*) as records_linked
     from {{ source('placelink', 'record_links') }}
@@ -53,7 +53,7 @@ sources as (
         person_id,
         string_agg(source, ';' order by source) as sources_present,
         count(*) as n_sources
-    from (select distinct person_id, source from events) as s
+    from (select distinct person_id, source from {{ source('placelink', 'record_links') }}) as s
     group by person_id
 ),
 

@@ -1,4 +1,5 @@
-"""The Splink model: comparisons over keyed encodings only, never over plaintext.
+"""The Splink model: comparisons over keyed encodings only, never over plaintext, built from the
+identity fields the sources actually carry.
 
 Each comparison is built from equality of keyed tokens (which keyed hashing preserves) and Dice
 similarity of keyed Bloom filters (which approximates bigram similarity of the names), so the
@@ -9,11 +10,21 @@ Name encodings are salted with the date of birth (placelink.encode), so two reco
 be compared only when their dates of birth agree: otherwise the name comparisons take their null
 level (no evidence either way) and the date-of-birth comparison carries the name instead, through
 the composites of the whole name with part of the date.
+
+Sources declare different identity fields (a benefits extract has no NHS number, a linkage
+benchmark only names and dates of birth), so every comparison, blocking rule and training block
+names the fields it needs, and the model keeps only those the records fill.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import SettingsCreator
 
 from placelink.encode import OUTPUT_COLUMNS
 
@@ -21,6 +32,18 @@ UNIQUE_ID = "profile_id"
 
 # Columns that identify a profile: one row per distinct encoded identity.
 PROFILE_COLUMNS = OUTPUT_COLUMNS
+
+# The encoding whose filling says a field is present (a declared field may be empty throughout).
+FIELD_COLUMNS = {
+    "nhs_number": "nhs_token",
+    "ni_number": "ni_token",
+    "given_name": "given_token",
+    "family_name": "family_token",
+    "date_of_birth": "dob_token",
+    "postcode": "postcode_district_token",
+}
+NAMES = frozenset({"given_name", "family_name"})
+NAMES_AND_DOB = NAMES | {"date_of_birth"}
 
 # Names salted with different dates of birth cannot be compared: no evidence either way.
 DOB_DIFFERS = "dob_token_l IS DISTINCT FROM dob_token_r"
@@ -35,6 +58,41 @@ SAME_NAME_YEAR = "name_year_token_l = name_year_token_r"
 # one person twice.
 TWO_OF_THREE_PARTS, SAME_YEAR = 0.0040, 0.0101
 
+# m of the date-of-birth levels where no training block can estimate it: with names and dates
+# of birth alone, every block that pairs records uses the date (names are salted with it), and
+# Splink trains no comparison on a block that uses its columns. Trained on the demo town of
+# 50,000 people (2026-12-02), among pairs of distinct profiles as the model scores them; a
+# level's share is renormalised over the levels the model keeps.
+DOB_M_FALLBACK = {
+    "exact": 0.9181,
+    "day and month swapped, same name": 0.0103,
+    "same name, two of three parts": 0.0434,
+    "names sound the same, two of three parts": 0.0070,
+    "one name the same, two of three parts": 0.0100,
+    "same name and year": 0.0030,
+    "day and month swapped": 0.0040,
+    "else": 0.0043,
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A blocking rule and the identity fields it needs filled to pair anything."""
+
+    sql: str
+    needs: frozenset[str]
+    fixes: frozenset[str] = frozenset()
+    """Comparisons the block holds constant though it reads none of their columns (a copy of a
+    token): Splink would train them on it, so their m is put back after."""
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset(re.findall(r"\b[lr]\.(\w+)", self.sql))
+
+
+def _rule(sql: str, *needs: str, fixes: tuple[str, ...] = ()) -> Rule:
+    return Rule(sql, frozenset(needs), frozenset(fixes))
+
 
 def _dice(column: str) -> str:
     left, right = f"{column}_l", f"{column}_r"
@@ -43,180 +101,269 @@ def _dice(column: str) -> str:
     )
 
 
-def _level(sql: str, label: str, null: bool = False) -> dict[str, Any]:
-    level: dict[str, Any] = {"sql_condition": sql, "label_for_charts": label}
-    if null:
-        level["is_null_level"] = True
-    return level
+def _level(sql: str, label: str) -> cll.CustomLevel:
+    return cll.CustomLevel(sql, label_for_charts=label)
 
 
-def _exact(column: str, label: str) -> dict[str, Any]:
-    return {
-        "output_column_name": column,
-        "comparison_description": label,
-        "comparison_levels": [
-            _level(f'"{column}_l" IS NULL OR "{column}_r" IS NULL', "null", null=True),
-            _level(f'"{column}_l" = "{column}_r"', "exact"),
-            _level("ELSE", "else"),
-        ],
-    }
+def _exact(column: str, label: str = "exact") -> cll.ComparisonLevelCreator:
+    return cll.ExactMatchLevel(column).configure(label_for_charts=label)
 
 
-def _given_name() -> dict[str, Any]:
-    return {
-        "output_column_name": "given_name",
-        "comparison_description": "given name tokens, canonical form, phonetics and Bloom Dice",
-        "comparison_levels": [
-            _level(
-                f"given_token_l IS NULL OR given_token_r IS NULL OR {DOB_DIFFERS}",
-                "null, or dates of birth differ",
-                null=True,
-            ),
-            _level("given_token_l = given_token_r", "exact"),
-            _level(
-                "given_token_l = family_token_r AND family_token_l = given_token_r",
-                "given and family swapped",
-            ),
-            _level("given_canon_token_l = given_canon_token_r", "same canonical name"),
+def _name_null(column: str) -> cll.ComparisonLevelCreator:
+    return cll.CustomLevel(
+        f"{column}_l IS NULL OR {column}_r IS NULL OR {DOB_DIFFERS}",
+        label_for_charts="null, or dates of birth differ",
+    ).configure(is_null_level=True)
+
+
+def _swapped() -> cll.ComparisonLevelCreator:
+    return cll.ColumnsReversedLevel("given_token", "family_token", symmetrical=True).configure(
+        label_for_charts="given and family swapped"
+    )
+
+
+def _given_name(fields: frozenset[str]) -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="given_name",
+        comparison_description="given name tokens, canonical form, phonetics and Bloom Dice",
+        comparison_levels=[
+            _name_null("given_token"),
+            _exact("given_token"),
+            *([_swapped()] if "family_name" in fields else []),
+            _exact("given_canon_token", "same canonical name"),
             _level(f"{_dice('given_bloom')} >= 0.8", "Dice >= 0.8"),
-            _level("given_phonetic_token_l = given_phonetic_token_r", "same phonetic code"),
+            _exact("given_phonetic_token", "same phonetic code"),
             _level(f"{_dice('given_bloom')} >= 0.6", "Dice >= 0.6"),
-            _level("ELSE", "else"),
+            cll.ElseLevel(),
         ],
-    }
+    )
 
 
-def _family_name() -> dict[str, Any]:
-    return {
-        "output_column_name": "family_name",
-        "comparison_description": "family name tokens, shared parts, phonetics and Bloom Dice",
-        "comparison_levels": [
-            _level(
-                f"family_token_l IS NULL OR family_token_r IS NULL OR {DOB_DIFFERS}",
-                "null, or dates of birth differ",
-                null=True,
-            ),
-            _level("family_token_l = family_token_r", "exact"),
-            _level(
-                "given_token_l = family_token_r AND family_token_l = given_token_r",
-                "given and family swapped",
-            ),
+def _family_name(fields: frozenset[str]) -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="family_name",
+        comparison_description="family name tokens, shared parts, phonetics and Bloom Dice",
+        comparison_levels=[
+            _name_null("family_token"),
+            _exact("family_token"),
+            *([_swapped()] if "given_name" in fields else []),
             _level(f"{_dice('family_bloom')} >= 0.8", "Dice >= 0.8"),
-            _level("list_has_any(family_part_tokens_l, family_part_tokens_r)", "a shared part"),
-            _level("family_phonetic_token_l = family_phonetic_token_r", "same phonetic code"),
+            cll.ArrayIntersectLevel("family_part_tokens", min_intersection=1).configure(
+                label_for_charts="a shared part"
+            ),
+            _exact("family_phonetic_token", "same phonetic code"),
             _level(f"{_dice('family_bloom')} >= 0.5", "Dice >= 0.5"),
-            _level("ELSE", "else"),
+            cll.ElseLevel(),
         ],
-    }
+    )
 
 
-def _date_of_birth() -> dict[str, Any]:
-    return {
-        "output_column_name": "date_of_birth",
-        "comparison_description": (
+def _any_agrees(columns: Iterable[str]) -> str:
+    return " OR ".join(f"{c}_l = {c}_r" for c in columns)
+
+
+def _date_of_birth(fields: frozenset[str]) -> cl.CustomComparison:
+    parts = ("ym", "md", "yd")
+    names = [who for who in ("given", "family") if f"{who}_name" in fields]
+    both = len(names) == 2
+    return cl.CustomComparison(
+        output_column_name="date_of_birth",
+        comparison_description=(
             "date of birth: exact, day and month swapped, or (with the same whole name) one part "
             "wrong or only the year the same"
         ),
-        "comparison_levels": [
-            _level("dob_token_l IS NULL OR dob_token_r IS NULL", "null", null=True),
-            _level("dob_token_l = dob_token_r", "exact"),
-            _level(f"({DOB_SWAPPED}) AND {SAME_NAME_YEAR}", "day and month swapped, same name"),
-            _level(
-                "name_ym_token_l = name_ym_token_r OR name_md_token_l = name_md_token_r "
-                "OR name_yd_token_l = name_yd_token_r",
-                "same name, two of three parts",
+        comparison_levels=[
+            cll.NullLevel("dob_token"),
+            _exact("dob_token"),
+            *(
+                [
+                    _level(
+                        f"({DOB_SWAPPED}) AND {SAME_NAME_YEAR}", "day and month swapped, same name"
+                    ),
+                    _level(
+                        _any_agrees(f"name_{p}_token" for p in parts),
+                        "same name, two of three parts",
+                    ),
+                    _level(
+                        _any_agrees(f"sound_{p}_token" for p in parts),
+                        "names sound the same, two of three parts",
+                    ),
+                ]
+                if both
+                else []
             ),
-            _level(
-                "sound_ym_token_l = sound_ym_token_r OR sound_md_token_l = sound_md_token_r "
-                "OR sound_yd_token_l = sound_yd_token_r",
-                "names sound the same, two of three parts",
+            *(
+                [
+                    _level(
+                        _any_agrees(f"{who}_{p}_token" for who in names for p in parts),
+                        "one name the same, two of three parts",
+                    )
+                ]
+                if names
+                else []
             ),
-            _level(
-                " OR ".join(
-                    f"{who}_{part}_token_l = {who}_{part}_token_r"
-                    for who in ("given", "family")
-                    for part in ("ym", "md", "yd")
-                ),
-                "one name the same, two of three parts",
-            ),
-            _level(SAME_NAME_YEAR, "same name and year"),
+            *([_level(SAME_NAME_YEAR, "same name and year")] if both else []),
             _level(DOB_SWAPPED, "day and month swapped"),
-            _level("ELSE", "else"),
+            cll.ElseLevel(),
         ],
-    }
+    )
 
 
-def _postcode() -> dict[str, Any]:
-    return {
-        "output_column_name": "postcode",
-        "comparison_description": "postcode: full, sector, district",
-        "comparison_levels": [
-            _level(
-                "postcode_district_token_l IS NULL OR postcode_district_token_r IS NULL",
-                "null",
-                null=True,
-            ),
-            _level("postcode_token_l = postcode_token_r", "exact"),
-            _level("postcode_sector_token_l = postcode_sector_token_r", "same sector"),
-            _level("postcode_district_token_l = postcode_district_token_r", "same district"),
-            _level("ELSE", "else"),
+def _postcode() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="postcode",
+        comparison_description="postcode: full, sector, district",
+        comparison_levels=[
+            cll.NullLevel("postcode_district_token"),
+            _exact("postcode_token"),
+            _exact("postcode_sector_token", "same sector"),
+            _exact("postcode_district_token", "same district"),
+            cll.ElseLevel(),
         ],
+    )
+
+
+def comparisons(fields: frozenset[str]) -> list[cl.CustomComparison]:
+    """One comparison per identity field present (sex is never encoded)."""
+    built = {
+        "nhs_number": lambda: cl.CustomComparison(
+            [cll.NullLevel("nhs_token"), _exact("nhs_token"), cll.ElseLevel()],
+            "nhs_token",
+            "NHS number token",
+        ),
+        "ni_number": lambda: cl.CustomComparison(
+            [cll.NullLevel("ni_token"), _exact("ni_token"), cll.ElseLevel()],
+            "ni_token",
+            "NI number token",
+        ),
+        "given_name": lambda: _given_name(fields),
+        "family_name": lambda: _family_name(fields),
+        "date_of_birth": lambda: _date_of_birth(fields),
+        "postcode": _postcode,
     }
+    return [make() for field, make in built.items() if field in fields]
 
 
+def columns_read(fields: frozenset[str]) -> dict[str, frozenset[str]]:
+    """The encodings each comparison reads: Splink trains no comparison on a block using one."""
+    reads = {}
+    for creator in comparisons(fields):
+        comparison = creator.get_comparison("duckdb")
+        reads[comparison.output_column_name] = frozenset(
+            column
+            for level in comparison.comparison_levels
+            for column in re.findall(r"\"?(\w+)_[lr]\b", level.sql_condition)
+        )
+    return reads
+
+
+_COMPOSITES = tuple(
+    _rule(f"l.{who}_{part}_token = r.{who}_{part}_token", f"{who}_name", "date_of_birth")
+    for who in ("given", "family")
+    for part in ("ym", "md", "yd")
+)
+
+# Candidate pairs: each rule pairs records that agree on a token and its second field (names
+# are salted with the date of birth, so a name token already carries the whole date).
 BLOCKING_RULES = (
-    "l.nhs_token = r.nhs_token",
-    "l.ni_token = r.ni_token",
-    "l.dob_token = r.dob_token AND l.family_phonetic_token = r.family_phonetic_token",
-    "l.dob_token = r.dob_token AND l.given_canon_token = r.given_canon_token",
-    "l.dob_token = r.dob_token AND l.postcode_sector_token = r.postcode_sector_token",
-    "l.dob_token = r.dob_token AND l.given_phonetic_token = r.family_phonetic_token",
-    "l.name_ym_token = r.name_ym_token",
-    "l.name_md_token = r.name_md_token",
-    "l.name_yd_token = r.name_yd_token",
-    "l.name_year_token = r.name_year_token",
-    *(
-        f"l.{who}_{part}_token = r.{who}_{part}_token"
-        for who in ("given", "family")
-        for part in ("ym", "md", "yd")
-    ),  # fmt: skip
-    "l.dob_swap_token = r.dob_token",
+    _rule("l.nhs_token = r.nhs_token", "nhs_number"),
+    _rule("l.ni_token = r.ni_token", "ni_number"),
+    _rule(
+        "l.dob_token = r.dob_token AND l.family_phonetic_token = r.family_phonetic_token",
+        "date_of_birth",
+        "family_name",
+    ),
+    _rule(
+        "l.dob_token = r.dob_token AND l.given_canon_token = r.given_canon_token",
+        "date_of_birth",
+        "given_name",
+    ),
+    _rule(
+        "l.dob_token = r.dob_token AND l.postcode_sector_token = r.postcode_sector_token",
+        "date_of_birth",
+        "postcode",
+    ),
+    _rule(
+        "l.dob_token = r.dob_token AND l.given_phonetic_token = r.family_phonetic_token",
+        *NAMES_AND_DOB,
+    ),
+    _rule("l.name_ym_token = r.name_ym_token", *NAMES_AND_DOB),
+    _rule("l.name_md_token = r.name_md_token", *NAMES_AND_DOB),
+    _rule("l.name_yd_token = r.name_yd_token", *NAMES_AND_DOB),
+    _rule("l.name_year_token = r.name_year_token", *NAMES_AND_DOB),
+    *_COMPOSITES,
+    _rule("l.dob_swap_token = r.dob_token", "date_of_birth"),
 )
 
-# Rules that admit almost no false matches, for the prior (probability two records match).
+# Rules that admit almost no false matches, for the prior (probability two records match); the
+# name rule takes the postcode as well where there is one.
 DETERMINISTIC_RULES = (
-    "l.nhs_token = r.nhs_token AND l.dob_token = r.dob_token",
-    "l.ni_token = r.ni_token AND l.dob_token = r.dob_token",
-    "l.given_token = r.given_token AND l.family_token = r.family_token "
-    "AND l.dob_token = r.dob_token AND l.postcode_token = r.postcode_token",
+    _rule("l.nhs_token = r.nhs_token AND l.dob_token = r.dob_token", "nhs_number", "date_of_birth"),
+    _rule("l.ni_token = r.ni_token AND l.dob_token = r.dob_token", "ni_number", "date_of_birth"),
+    _rule(
+        "l.given_token = r.given_token AND l.family_token = r.family_token "
+        "AND l.dob_token = r.dob_token AND l.postcode_token = r.postcode_token",
+        *NAMES_AND_DOB,
+        "postcode",
+    ),
+)
+# Where no rule above fits: the date of birth and one whole name. Not both names: records are
+# reduced to distinct identities first, so with names and dates of birth alone two profiles that
+# agree on all three are one profile, and such a rule would count no pairs at all.
+NAME_AND_DOB_RULES = (
+    _rule(
+        "l.dob_token = r.dob_token AND l.family_token = r.family_token",
+        "date_of_birth",
+        "family_name",
+    ),
+    _rule(
+        "l.dob_token = r.dob_token AND l.given_token = r.given_token", "date_of_birth", "given_name"
+    ),
 )
 
-# EM sessions: each blocks on some comparisons and so trains the others.
+# EM sessions: each blocks on some comparisons and so trains the others. Every primary block
+# that pairs anything is used; a fallback is added only for a comparison no block has trained.
 TRAINING_BLOCKS = (
-    "l.dob_token = r.dob_token AND l.postcode_district_token = r.postcode_district_token",
-    "l.nhs_token = r.nhs_token",
-    "l.ni_token = r.ni_token",
+    _rule(
+        "l.dob_token = r.dob_token AND l.postcode_district_token = r.postcode_district_token",
+        "date_of_birth",
+        "postcode",
+    ),
+    _rule("l.nhs_token = r.nhs_token", "nhs_number"),
+    _rule("l.ni_token = r.ni_token", "ni_number"),
+)
+# DOB_BLOCK is the date-of-birth token again, under a name no comparison reads: blocking on it
+# pairs records of one date of birth, where the salted names can be compared, and Splink still
+# trains the names on it (it would not on dob_token, which the names' null level reads). A
+# block on any name token would fix the names it was meant to train.
+DOB_BLOCK = "dob_block_token"
+FALLBACK_TRAINING_BLOCKS = (
+    _rule("l.postcode_token = r.postcode_token", "postcode"),
+    _rule(f"l.{DOB_BLOCK} = r.{DOB_BLOCK}", "date_of_birth", fixes=("date_of_birth",)),
 )
 
 
-def splink_settings() -> dict[str, Any]:
+def usable(rules: Iterable[Rule], fields: frozenset[str]) -> list[Rule]:
+    """The rules whose fields are all present."""
+    return [rule for rule in rules if rule.needs <= fields]
+
+
+def prior_rules(fields: frozenset[str]) -> list[Rule]:
+    """Near-certain rules for the prior; names and date of birth alone when nothing else fits."""
+    # A rule on every field present pairs no two profiles: they would be one profile.
+    rules = [rule for rule in usable(DETERMINISTIC_RULES, fields) if not rule.needs >= fields]
+    return rules or usable(NAME_AND_DOB_RULES, fields)
+
+
+def splink_settings(fields: frozenset[str]) -> SettingsCreator:
     """The Splink settings: dedupe over every source at once, records unioned beforehand."""
-    return {
-        "link_type": "dedupe_only",
-        "unique_id_column_name": UNIQUE_ID,
-        "probability_two_random_records_match": 1e-5,
-        "comparisons": [
-            _exact("nhs_token", "NHS number token"),
-            _exact("ni_token", "NI number token"),
-            _given_name(),
-            _family_name(),
-            _date_of_birth(),
-            _postcode(),
-        ],
-        "blocking_rules_to_generate_predictions": [
-            {"blocking_rule": rule} for rule in BLOCKING_RULES
-        ],
-        "retain_matching_columns": False,
-        "retain_intermediate_calculation_columns": False,
-        "additional_columns_to_retain": [],
-    }
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name=UNIQUE_ID,
+        probability_two_random_records_match=1e-5,
+        comparisons=comparisons(fields),
+        blocking_rules_to_generate_predictions=[r.sql for r in usable(BLOCKING_RULES, fields)],
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+        additional_columns_to_retain=[],
+    )

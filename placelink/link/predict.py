@@ -7,44 +7,78 @@ once, and every record inherits its profile's cluster.
 
 from __future__ import annotations
 
+import json
 import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from splink import DuckDBAPI, Linker
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
 from placelink.encode import file_key_fingerprint
 from placelink.errors import ConfigError
 from placelink.link.model import (
     BLOCKING_RULES,
-    DETERMINISTIC_RULES,
+    DOB_BLOCK,
+    DOB_M_FALLBACK,
+    FALLBACK_TRAINING_BLOCKS,
+    FIELD_COLUMNS,
     PROFILE_COLUMNS,
     SAME_YEAR,
     TRAINING_BLOCKS,
     TWO_OF_THREE_PARTS,
     UNIQUE_ID,
+    Rule,
+    columns_read,
+    prior_rules,
     splink_settings,
+    usable,
 )
 
-MATCH_THRESHOLD = 0.9
+PREDICT_THRESHOLD = 0.5  # pairs scored below this are not kept
+COUNT_SAMPLE_PROFILES = 200_000  # profiles a side when counting each rule's comparisons
 WEIGHT_BIN = 2.0  # match-weight bins of the diagnostics' histogram
 NAME_COMPARISONS = ("given_name", "family_name")
 U_PAIRS = 2_000_000  # random pairs for u
 MIN_U_PAIRS = 1000  # fewer pairs of different people than this: NAME_U_FALLBACK
-# u of each agreeing name level (all but else), measured among 46,958 pairs of different people
-# sharing a date of birth in the demo town of 50,000 people (2026-12-01).
+# u of each agreeing name level, measured among 46,958 pairs of different people sharing a date
+# of birth in the demo town of 50,000 people (2026-12-01); else takes the rest.
 NAME_U_FALLBACK = {
-    "given_name": (0.0094, 0.00004, 0.0011, 0.0003, 0.0011, 0.0025),
-    "family_name": (0.019, 0.00004, 0.0005, 0.00045, 0.0011, 0.0049),
+    "given_name": {
+        "exact": 0.0094,
+        "given and family swapped": 0.00004,
+        "same canonical name": 0.0011,
+        "Dice >= 0.8": 0.0003,
+        "same phonetic code": 0.0011,
+        "Dice >= 0.6": 0.0025,
+    },
+    "family_name": {
+        "exact": 0.019,
+        "given and family swapped": 0.00004,
+        "Dice >= 0.8": 0.0005,
+        "a shared part": 0.00045,
+        "same phonetic code": 0.0011,
+        "Dice >= 0.5": 0.0049,
+    },
 }
 
 
 @dataclass(frozen=True)
 class Diagnostics:
+    fields: tuple[str, ...]  # identity fields the records fill, which the model compares
+    comparisons_per_rule: dict[str, int]  # Splink's count before predicting (new pairs per rule)
     pairs_per_rule: dict[str, int]  # pairs each blocking rule scored (first rule to find them)
     match_weight_histogram: dict[float, int]  # scored pairs by match weight, bins of WEIGHT_BIN
+    training_blocks: tuple[str, ...]  # the EM blocks chosen from the fields present
+    untrained: tuple[str, ...]  # comparisons no block could train: their m is DOB_M_FALLBACK
 
 
 @dataclass(frozen=True)
@@ -105,26 +139,45 @@ def link_encoded(
         f"""
         create table profiles as
         select row_number() over (order by identity_key) as {UNIQUE_ID}, identity_key,
-               {profile_columns}
+               {profile_columns}, any_value(dob_token) as {DOB_BLOCK}, count(*) as records
         from records
         group by identity_key
         """
     )
+    fields = present_fields(con)
     db_api = DuckDBAPI(con)
     profiles = db_api.register("profiles")
     trained = retrain or not model_path.exists()
+    blocks: list[Rule] = []
+    untrained: list[str] = []
     if trained:
-        linker = _train(profiles, con, seed)
+        linker, blocks, untrained = _train(profiles, con, fields, seed)
         model_path.parent.mkdir(parents=True, exist_ok=True)
         linker.misc.save_model_to_json(str(model_path), overwrite=True)
     else:
         linker = Linker(profiles, str(model_path), log_level=logging.WARNING)
-    predictions = linker.inference.predict(threshold_match_probability=0.5)
+    rules = [
+        rule["blocking_rule"]
+        for rule in json.loads(model_path.read_text())["blocking_rules_to_generate_predictions"]
+    ]
+    n_profiles = con.sql("select count(*) from profiles").fetchall()[0][0]
+    with warnings.catch_warnings():
+        # Below 1,000 sampled pairs Splink warns the estimate is rough: it is only a count.
+        warnings.simplefilter("ignore", UserWarning)
+        counts = count_comparisons_from_blocking_rules(
+            profiles,
+            blocking_rules=rules,
+            link_type="dedupe_only",
+            unique_id_column_name=UNIQUE_ID,
+            record_sample_proportion=min(1.0, COUNT_SAMPLE_PROFILES / max(n_profiles, 1)),
+        )
+    predictions = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
+    threshold = expected_f1_threshold(con, predictions.physical_name)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=MATCH_THRESHOLD
+        predictions, threshold_match_probability=threshold
     )
     pairs = con.sql(
-        f"select count(*), count(*) filter (where match_probability >= {MATCH_THRESHOLD}) "
+        f"select count(*), count(*) filter (where match_probability >= {threshold}) "
         f"from {predictions.physical_name}"
     ).fetchall()[0]
     records = con.sql(
@@ -135,26 +188,96 @@ def link_encoded(
         join {clusters.physical_name} c on c.{UNIQUE_ID} = p.{UNIQUE_ID}
         """
     ).df()
-    n_profiles = con.sql("select count(*) from profiles").fetchall()[0][0]
-    diagnostics = _diagnostics(con, predictions.physical_name)
-    con.close()
-    return Clustering(
-        records, n_profiles, pairs[0], pairs[1], trained, MATCH_THRESHOLD, fingerprint, diagnostics
+    scored = dict(
+        con.sql(
+            f"select match_key, count(*) from {predictions.physical_name} group by all"
+        ).fetchall()
     )
-
-
-def _diagnostics(con: duckdb.DuckDBPyConnection, predictions: str) -> Diagnostics:
-    """What the model says of itself, truth or no truth: the pairs each blocking rule scored,
-    and how the scored pairs' match weights fall (a well-separated model leaves few between)."""
-    rules = dict(con.sql(f"select match_key, count(*) from {predictions} group by all").fetchall())
     weights = con.sql(
         f"select floor(match_weight / {WEIGHT_BIN}) * {WEIGHT_BIN} as low, count(*) "
-        f"from {predictions} group by all order by low"
+        f"from {predictions.physical_name} group by all order by low"
     ).fetchall()
-    return Diagnostics(
-        pairs_per_rule={rule: int(rules.get(str(i), 0)) for i, rule in enumerate(BLOCKING_RULES)},
+    con.close()
+    # What the model says of itself, truth or no truth: the pairs each rule would and did
+    # score, and how the match weights fall (a well-separated model leaves few between).
+    diagnostics = Diagnostics(
+        fields=tuple(sorted(fields)),
+        comparisons_per_rule={
+            rule: int(count["marginal_comparison_count"])
+            for rule, count in zip(rules, counts, strict=True)
+        },
+        pairs_per_rule={rule: int(scored.get(str(i), 0)) for i, rule in enumerate(rules)},
         match_weight_histogram={float(low): int(n) for low, n in weights},
+        training_blocks=tuple(block.sql for block in blocks),
+        untrained=tuple(untrained),
     )
+    return Clustering(
+        records, n_profiles, pairs[0], pairs[1], trained, threshold, fingerprint, diagnostics
+    )
+
+
+def expected_f1_threshold(con: duckdb.DuckDBPyConnection, predictions: str) -> float:
+    """The match probability whose clusters have the highest expected pairwise F1.
+
+    A pair scored p is one person with probability p. Clustering at threshold t joins every
+    pair at or above t and then, transitively, whole chains of them; each pair of records a
+    cluster implies is expected true with its score's probability, or not at all where the
+    model never scored it at PREDICT_THRESHOLD or above. So for each candidate t the expected
+    true links are the sum of p over the scored pairs inside clusters, the false ones the rest
+    of the implied pairs, and the missed ones the sum of p outside; records of one profile
+    are one person. No truth is needed, and the threshold moves with the model: a chain of
+    middling scores joining two families costs more than it adds, where a source whose
+    identifiers are thin gains from its middling scores.
+    """
+    n = con.sql("select max(profile_id) from profiles").fetchall()[0][0] or 0
+    records = np.zeros(n + 1)
+    ids, counts = con.sql(f"select {UNIQUE_ID}, records from profiles").fetchnumpy().values()
+    records[ids] = counts
+    scored = con.sql(
+        f"select {UNIQUE_ID}_l, {UNIQUE_ID}_r, match_probability from {predictions}"
+    ).fetchnumpy()
+    left, right, p = (scored[k] for k in scored)
+    if not len(p):
+        return PREDICT_THRESHOLD
+    weight = records[left] * records[right]
+    same_profile = float((records * (records - 1) / 2).sum())
+    expected_true = same_profile + float((p * weight).sum())
+    best, best_f1 = PREDICT_THRESHOLD, -1.0
+    for t in _candidate_thresholds(p):
+        joined = p >= t
+        graph = coo_matrix((np.ones(joined.sum()), (left[joined], right[joined])), (n + 1, n + 1))
+        _, cluster = connected_components(graph, directed=False)
+        sizes = np.bincount(cluster, weights=records)
+        implied = float((sizes * (sizes - 1) / 2).sum())
+        true = same_profile + float((p * weight)[cluster[left] == cluster[right]].sum())
+        f1 = 2 * true / (implied + expected_true)
+        if f1 > best_f1:
+            best, best_f1 = float(t), f1
+    return best
+
+
+def _candidate_thresholds(p: np.ndarray) -> np.ndarray:
+    """Thresholds a quarter of a bit of match weight apart over the scores' range."""
+    weight = np.log2(p / np.maximum(1 - p, 1e-300))
+    steps = np.arange(np.floor(weight.min() * 4), np.ceil(min(weight.max(), 60) * 4) + 1) / 4
+    return 2.0**steps / (1 + 2.0**steps)
+
+
+def present_fields(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The identity fields some profile fills: the model compares and blocks on these alone.
+
+    A field no source declares, or one every source leaves empty, pairs nothing; a comparison
+    on it would only be left untrained, and a training block on it would find no pairs.
+    """
+    filled = ", ".join(f"count({column}) > 0" for column in FIELD_COLUMNS.values())
+    present = con.sql(f"select {filled} from profiles").fetchall()[0]
+    fields = frozenset(f for f, has in zip(FIELD_COLUMNS, present, strict=True) if has)
+    if not usable(BLOCKING_RULES, fields):
+        raise ConfigError(
+            f"the records fill only {sorted(fields) or 'no identity field'}: linkage needs an "
+            "NHS or NI number, or a date of birth (with names or a postcode beside it)"
+        )
+    return fields
 
 
 def key_of_files(encoded_files: list[Path]) -> str:
@@ -176,12 +299,22 @@ def key_of_files(encoded_files: list[Path]) -> str:
     return next(iter(by_key))
 
 
-def _train(profiles, con: duckdb.DuckDBPyConnection, seed: int) -> Linker:
+def _train(
+    profiles, con: duckdb.DuckDBPyConnection, fields: frozenset[str], seed: int
+) -> tuple[Linker, list[Rule], list[str]]:
     """Prior from near-certain rules, u by random sampling, u of the names from pairs known to
-    be different people, then m by EM, each block training the comparisons it leaves free."""
-    linker = Linker(profiles, splink_settings(), log_level=logging.WARNING)
+    be different people, then m by EM, each block training the comparisons it leaves free.
+
+    Returns the trained linker, the EM blocks chosen (training_blocks) and the comparisons no
+    block could train, whose m stays at DOB_M_FALLBACK.
+    """
+    settings = splink_settings(fields)
+    blocks, untrained = training_blocks(profiles, fields)
+    linker = Linker(profiles, settings, log_level=logging.WARNING)
     training = linker.training
-    training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=0.7)
+    training.estimate_probability_two_random_records_match(
+        [rule.sql for rule in prior_rules(fields)], recall=0.7
+    )
     training.estimate_u_using_random_sampling(max_pairs=U_PAIRS, seed=seed)
     model = linker.misc.save_model_to_json()
     comparisons = {c["output_column_name"]: c for c in model["comparisons"]}
@@ -193,39 +326,129 @@ def _train(profiles, con: duckdb.DuckDBPyConnection, seed: int) -> Linker:
             if not level.get("is_null_level") and level.get("u_probability") is None:
                 level["u_probability"] = 1 / U_PAIRS
     for name in NAME_COMPARISONS:
-        _set_u_from_distinct_people(con, comparisons[name])
+        if name in comparisons:
+            _set_u_from_distinct_people(con, comparisons[name])
     _set_u_of_name_and_dob_levels(comparisons)
+    for name in untrained:
+        _set_fallback_m(comparisons[name])
     linker = Linker(profiles, model, log_level=logging.WARNING)
-    for rule in TRAINING_BLOCKS:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, max_pairs=5e6, record_sample_proportion=1.0
-        )
-    return linker
+    for block in blocks:
+        with _quiet_splink(block.fixes):
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block.sql, max_pairs=5e6, record_sample_proportion=1.0
+            )
+        if block.fixes:
+            # Splink also trained the fixed comparisons, on pairs where they never vary (and
+            # said so, level by level): their m goes back to what it was.
+            linker = Linker(
+                profiles, _restore_m(linker, model, block.fixes), log_level=logging.WARNING
+            )
+        model = linker.misc.save_model_to_json()
+    return linker, blocks, untrained
+
+
+@contextmanager
+def _quiet_splink(quiet: bool) -> Iterator[None]:
+    """Splink's log held to errors while `quiet`."""
+    splink_log = logging.getLogger("splink")
+    level = splink_log.level
+    if quiet:
+        splink_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        splink_log.setLevel(level)
+
+
+def _restore_m(linker: Linker, before: dict, names: frozenset[str]) -> dict:
+    """The linker's model with the m of the named comparisons as they were `before`."""
+    model = linker.misc.save_model_to_json()
+    kept = {c["output_column_name"]: c for c in before["comparisons"]}
+    model["comparisons"] = [
+        kept[c["output_column_name"]] if c["output_column_name"] in names else c
+        for c in model["comparisons"]
+    ]
+    return model
+
+
+def training_blocks(profiles, fields: frozenset[str]) -> tuple[list[Rule], list[str]]:
+    """The EM blocks for the fields present, and the comparisons none of them can train.
+
+    Every primary block that pairs anything is used, as on the demo town; then each fallback,
+    in order, that pairs anything and trains a comparison still untrained. A block trains the
+    comparisons that read none of its columns (Splink deactivates the rest). Pairs are counted
+    with Splink before training, so an empty block is skipped rather than failing EM.
+    """
+    reads = columns_read(fields)
+
+    def trains(block: Rule) -> set[str]:
+        return {
+            name
+            for name, columns in reads.items()
+            if not columns & block.columns and name not in block.fixes
+        }
+
+    chosen = [b for b in usable(TRAINING_BLOCKS, fields) if pairs_anything(profiles, b.sql)]
+    trained = set().union(*map(trains, chosen))
+    for block in usable(FALLBACK_TRAINING_BLOCKS, fields):
+        if trains(block) - trained and pairs_anything(profiles, block.sql):
+            chosen.append(block)
+            trained |= trains(block)
+    return chosen, sorted(set(reads) - trained)
+
+
+def pairs_anything(profiles, rule: str) -> bool:
+    """Whether a blocking rule pairs any two profiles, counted exactly by Splink."""
+    (count,) = count_comparisons_from_blocking_rules(
+        profiles,
+        blocking_rules=rule,
+        link_type="dedupe_only",
+        unique_id_column_name=UNIQUE_ID,
+        record_sample_proportion=1.0,
+    )
+    return count["marginal_comparison_count"] > 0
+
+
+def _set_fallback_m(comparison: dict) -> None:
+    """m of a comparison no block can train, from DOB_M_FALLBACK, renormalised over its levels."""
+    levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+    labels = [lvl["label_for_charts"] for lvl in levels[:-1]] + ["else"]
+    shares = [DOB_M_FALLBACK.get(label, 0.0) for label in labels]
+    if not sum(shares):
+        return
+    for level, share in zip(levels, shares, strict=True):
+        level["m_probability"] = max(share, 1e-6) / sum(shares)
 
 
 def _set_u_of_name_and_dob_levels(comparisons: dict[str, dict]) -> None:
     """u of the date-of-birth levels that require names: the date part's share among different
-    people times the u of the exact names required (see TWO_OF_THREE_PARTS in the model)."""
+    people times the u of the exact names required (see TWO_OF_THREE_PARTS in the model).
+    A level the model left out (one name only, say) is skipped; a name not compared agrees
+    with probability 0."""
 
-    def level(comparison: str, label: str) -> dict:
-        levels = comparisons[comparison]["comparison_levels"]
-        return next(lvl for lvl in levels if lvl["label_for_charts"] == label)
+    def level(comparison: str, label: str) -> dict | None:
+        levels = comparisons.get(comparison, {}).get("comparison_levels", [])
+        return next((lvl for lvl in levels if lvl["label_for_charts"] == label), None)
 
-    given = level("given_name", "exact")["u_probability"]
-    family = level("family_name", "exact")["u_probability"]
+    def u(comparison: str, label: str) -> float:
+        found = level(comparison, label)
+        return found["u_probability"] if found else 0.0
+
+    given, family = u("given_name", "exact"), u("family_name", "exact")
     # Phonetic codes agree where the names do, or where only their phonetic level does.
-    sounds = (given + level("given_name", "same phonetic code")["u_probability"]) * (
-        family + level("family_name", "same phonetic code")["u_probability"]
+    sounds = (given + u("given_name", "same phonetic code")) * (
+        family + u("family_name", "same phonetic code")
     )
-    swapped = level("date_of_birth", "day and month swapped")["u_probability"]
-    for label, u in (
+    swapped = u("date_of_birth", "day and month swapped")
+    for label, share in (
         ("day and month swapped, same name", swapped * given * family),
         ("same name, two of three parts", TWO_OF_THREE_PARTS * given * family),
         ("names sound the same, two of three parts", TWO_OF_THREE_PARTS * sounds),
         ("one name the same, two of three parts", TWO_OF_THREE_PARTS * (given + family)),
         ("same name and year", SAME_YEAR * given * family),
     ):
-        level("date_of_birth", label)["u_probability"] = u
+        if found := level("date_of_birth", label):
+            found["u_probability"] = share
 
 
 def _set_u_from_distinct_people(con: duckdb.DuckDBPyConnection, comparison: dict) -> None:
@@ -270,6 +493,7 @@ def _set_u_from_distinct_people(con: duckdb.DuckDBPyConnection, comparison: dict
         shares = [max(counts.get(i, 0), 1) / total for i in range(len(levels))]
     else:
         agreeing = NAME_U_FALLBACK[comparison["output_column_name"]]
-        shares = [*agreeing, 1 - sum(agreeing)]
+        shares = [agreeing.get(lvl["label_for_charts"], 0.0) for lvl in levels[:-1]]
+        shares.append(1 - sum(shares))
     for level, share in zip(levels, shares, strict=True):
         level["u_probability"] = share

@@ -235,7 +235,7 @@ def _source_section(settings: Settings, spec, docs: dict[Path, str]) -> dict:
     return {
         **_suite_section(spec, results),
         "name": spec.name,
-        "service": spec.service,
+        "service": spec.service if spec.has_event else f"{spec.service or ''} (identity only)",
         "connector": spec.connector.kind,
         **asdict(totals),
         "suites_run": len(results),

@@ -19,7 +19,7 @@ from placelink import __version__
 from placelink.cli import main
 from placelink.encode import key_fingerprint
 from placelink.publish import ARROW_TYPES, decimals
-from placelink.sqlmodels import load_project
+from tests.demo_project import demo_project
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,7 @@ def test_every_published_date_is_a_date32_never_text(town):
 
 def test_rates_and_shares_are_published_rounded(town):
     settings, _ = town
-    project = load_project(ROOT / "dbt_like_sql")
+    project = demo_project()
     rounded = fractional = 0
     for path in settings.published.glob("*/*.parquet"):
         table = pq.read_table(path)
@@ -177,10 +177,10 @@ def test_no_aggregate_table_is_a_margin_of_another(town):
 
     import duckdb
 
-    from placelink.sqlmodels import load_project
+    from tests.demo_project import demo_project
 
     settings, _ = town
-    project = load_project(Path(__file__).resolve().parents[2] / "dbt_like_sql")
+    project = demo_project()
     kinds = {
         name: {c: col.meta.get("sdc") for c, col in m.columns.items()}
         for name, m in project.models.items()

@@ -99,9 +99,9 @@ def test_published_tables_hold_no_identifier_column(town):
 
 def test_aggregate_counts_are_null_or_rounded_multiples_at_or_above_the_threshold(town):
     settings, _ = town
-    from placelink.sqlmodels import load_project
+    from tests.demo_project import demo_project
 
-    project = load_project(Path(__file__).resolve().parents[2] / "dbt_like_sql")
+    project = demo_project()
     for path in settings.published.glob("aggregate/*.parquet"):
         frame = pd.read_parquet(path)
         model = project.models[path.stem]

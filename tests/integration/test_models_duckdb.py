@@ -6,7 +6,6 @@ The town (people, places and their records) is described and defined in raw_fixt
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -14,18 +13,17 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from placelink.publish import publish_model
-from placelink.sqlmodels import load_project, run_all
+from placelink.sqlmodels import run_all
 from placelink.sqltests import run_schema_tests
+from tests.demo_project import demo_project
 from tests.integration.raw_fixture import RAW, load_raw
-
-PROJECT = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     engine = create_engine(f"duckdb:///{tmp_path_factory.mktemp('wh') / 'placelink.duckdb'}")
     load_raw(engine)
-    project = load_project(PROJECT)
+    project = demo_project()
     results = run_all(engine, project)
     yield engine, project, {r.name: r for r in results}
     engine.dispose()

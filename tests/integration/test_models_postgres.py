@@ -11,24 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from placelink.sqlmodels import load_project, run_all
+from placelink.sqlmodels import run_all
 from placelink.sqltests import run_schema_tests
 from placelink.warehouse import load_arrow
+from tests.demo_project import demo_project
 from tests.integration.conftest import MISSING, postgres_bindir
 from tests.integration.raw_fixture import load_raw, raw_tables
 from tests.unit.test_sqltests import BAD_COUNTS, BAD_EVENTS, BAD_PEOPLE, build, make_project
 
 pytestmark = pytest.mark.postgres
 
-PROJECT = Path(__file__).resolve().parents[2] / "dbt_like_sql"
-MODELS = sorted(load_project(PROJECT).models)
+MODELS = sorted(demo_project().models)
 RAW_TABLES = sorted(raw_tables())
 REL, ABS = 1e-9, 1e-9
 
@@ -36,7 +35,7 @@ REL, ABS = 1e-9, 1e-9
 @pytest.fixture(scope="module")
 def warehouses(postgres_url, tmp_path_factory):
     """{backend: engine}, each loaded with the raw tables and every model built."""
-    project = load_project(PROJECT)
+    project = demo_project()
     duck = sa.create_engine(f"duckdb:///{tmp_path_factory.mktemp('parity') / 'placelink.duckdb'}")
     engines = {"duckdb": duck, "postgres": sa.create_engine(postgres_url)}
     results = {}

@@ -25,9 +25,8 @@ from placelink.publish import (
     write_data_dictionary,
 )
 from placelink.pull import RECONCILIATION_KEY
-from placelink.sqlmodels import ColumnSpec, SqlModel, load_project
-
-PROJECT = Path(__file__).resolve().parents[2] / "dbt_like_sql"
+from placelink.sqlmodels import ColumnSpec, SqlModel
+from tests.demo_project import demo_project
 
 
 def test_descriptions_go_into_field_and_schema_metadata(tmp_path):
@@ -70,7 +69,7 @@ def test_a_rerun_replaces_the_table(tmp_path):
 
 
 def test_the_data_dictionary_lists_every_published_column_and_measure(tmp_path):
-    project = load_project(PROJECT)
+    project = demo_project()
     path = write_data_dictionary(project, tmp_path / "docs" / "data_dictionary.md")
     text = path.read_text()
     assert text.index("### person_spine") < text.index("### neighbourhood_outcomes")
@@ -162,7 +161,7 @@ def test_a_column_without_a_known_declared_type_is_not_published():
 
 
 def test_every_published_column_declares_a_known_type_and_the_dictionary_states_it(tmp_path):
-    project = load_project(PROJECT)
+    project = demo_project()
     text = write_data_dictionary(project, tmp_path / "dd.md").read_text()
     assert "Rounding: Rates" in text and "placelink.key_fingerprint" in text
     published = [m for m in project.models.values() if m.publish]

@@ -247,8 +247,8 @@ def test_jsonl_nested_fields_are_flattened_and_lists_joined(settings):
 
 def test_sources_file_mistakes_are_one_config_error(tmp_path):
     path = tmp_path / "sources.yaml"
-    path.write_text("version: 1\nsources:\n  - name: x\n    service: police\n")
-    with pytest.raises(ConfigError, match="service must be one of"):
+    path.write_text("version: 1\nsources:\n  - name: x\n    service: Police Dept\n")
+    with pytest.raises(ConfigError, match="service must be a lower_snake_case name"):
         load_sources(path)
     with pytest.raises(ConfigError, match="not found"):
         load_sources(tmp_path / "absent.yaml")
@@ -413,3 +413,13 @@ def test_an_event_that_ends_before_it_starts_or_lies_ahead_is_one_quarantined_ro
     quarantined = pd.read_parquet(quarantine_path(settings, "apc", "2024-01"))
     reasons = dict(zip(quarantined.epikey, quarantined.reasons, strict=True))
     assert reasons == {"E3": "event_ends_before_it_starts", "E4": "event_date_in_the_future"}
+
+
+def test_an_identity_only_source_has_no_event_to_quarantine(settings):
+    header = "epikey,nhs_number,forename,surname,dob,sex,postcode,admidate\n"
+    land(settings, header + "E4,,Di,Fox,1970-01-01,2,PL1 4AB,2027-01-07\n")
+    spec = replace(csv_spec(), service=None, event_start=None)
+    result = pull_month(spec, "2024-01", settings, today=TODAY)
+    assert (result.rows_in, result.valid, result.quarantined) == (1, 1, 0)
+    rows = pd.read_parquet(standardised_path(settings, "apc", "2024-01"))
+    assert rows.admidate.tolist() == [date(2027, 1, 7)]

@@ -67,10 +67,23 @@ def test_a_cycle_is_an_error_naming_the_models(tmp_path):
 def test_unknown_refs_and_sources_are_errors(tmp_path):
     with pytest.raises(PlacelinkError, match="unknown model 'nope'"):
         load_project(make_project(tmp_path / "x", {"a": "select * from {{ ref('nope') }}"}))
-    with pytest.raises(PlacelinkError, match="not declared"):
+    with pytest.raises(PlacelinkError, match="declared neither in the sources file nor"):
         load_project(
             make_project(tmp_path / "y", {"a": "select * from {{ source('placelink', 'zz') }}"})
         )
+
+
+def test_what_reads_a_staging_model_of_an_undeclared_source_is_left_out(tmp_path):
+    models = {
+        "stg_gone": "select * from {{ source('placelink', 'gone') }}",
+        "uses_gone": "select * from {{ ref('stg_gone') }}",
+        "reads_that": "select * from {{ ref('uses_gone') }}",
+        "stg_things": "select * from {{ source('placelink', 'things') }}",
+    }
+    assert set(load_project(make_project(tmp_path, models)).models) == {"stg_things"}
+    models["not_staging"] = "select * from {{ source('placelink', 'gone') }}"
+    with pytest.raises(PlacelinkError, match="'gone' is declared neither"):
+        load_project(make_project(tmp_path / "again", models))
 
 
 def test_rendering_resolves_refs_sources_and_macros(tmp_path):

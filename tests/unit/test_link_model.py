@@ -1,0 +1,114 @@
+"""The linkage model is built from the identity fields present, and clusters at a stated rule."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from placelink.errors import ConfigError
+from placelink.link.model import (
+    BLOCKING_RULES,
+    FIELD_COLUMNS,
+    NAMES_AND_DOB,
+    columns_read,
+    comparisons,
+    prior_rules,
+    splink_settings,
+    usable,
+)
+from placelink.link.predict import PREDICT_THRESHOLD, expected_f1_threshold, present_fields
+
+EVERY_FIELD = frozenset(FIELD_COLUMNS)
+
+
+def _levels(fields: frozenset[str]) -> dict[str, list[str]]:
+    built = (c.get_comparison("duckdb") for c in comparisons(fields))
+    return {
+        c.output_column_name: [lvl.label_for_charts for lvl in c.comparison_levels] for c in built
+    }
+
+
+def test_names_and_dates_of_birth_alone_get_only_their_comparisons_and_rules():
+    levels = _levels(NAMES_AND_DOB)
+    assert set(levels) == {"given_name", "family_name", "date_of_birth"}
+    rules = [rule.sql for rule in usable(BLOCKING_RULES, NAMES_AND_DOB)]
+    assert rules and not any("nhs" in r or "ni_token" in r or "postcode" in r for r in rules)
+    settings = splink_settings(NAMES_AND_DOB).get_settings("duckdb")
+    assert len(settings._blocking_rules_to_generate_predictions) == len(rules)
+
+
+def test_one_name_drops_the_levels_that_need_both():
+    levels = _levels(frozenset({"given_name", "date_of_birth"}))
+    assert "given and family swapped" not in levels["given_name"]
+    assert "same name, two of three parts" not in levels["date_of_birth"]
+    assert "one name the same, two of three parts" in levels["date_of_birth"]
+
+
+def test_every_field_keeps_the_demo_model():
+    levels = _levels(EVERY_FIELD)
+    assert set(levels) == {
+        "nhs_token", "ni_token", "given_name", "family_name", "date_of_birth", "postcode"
+    }  # fmt: skip
+    assert "given and family swapped" in levels["family_name"]
+
+
+def test_the_prior_never_uses_a_rule_on_every_field_present():
+    # With names and dates of birth alone, two profiles agreeing on all three are one profile.
+    rules = prior_rules(NAMES_AND_DOB)
+    assert rules and all(not rule.needs >= NAMES_AND_DOB for rule in rules)
+    assert not any("given_token" in r.sql and "family_token" in r.sql for r in rules)
+    assert all("nhs" not in r.sql for r in prior_rules(NAMES_AND_DOB | {"postcode"}))
+    assert [r.needs for r in prior_rules(EVERY_FIELD)][0] == {"nhs_number", "date_of_birth"}
+
+
+def test_the_names_read_the_date_of_birth_token_so_no_block_on_it_trains_them():
+    reads = columns_read(EVERY_FIELD)
+    assert "dob_token" in reads["given_name"] and "dob_token" in reads["family_name"]
+    assert "dob_block_token" not in set().union(*reads.values())
+
+
+def _profiles(con: duckdb.DuckDBPyConnection, records: dict[int, int]) -> None:
+    con.execute("create table profiles (profile_id bigint, records bigint)")
+    con.executemany("insert into profiles values (?, ?)", list(records.items()))
+
+
+def _scores(con: duckdb.DuckDBPyConnection, pairs: list[tuple[int, int, float]]) -> str:
+    con.execute(
+        "create table scored (profile_id_l bigint, profile_id_r bigint, match_probability double)"
+    )
+    if pairs:
+        con.executemany("insert into scored values (?, ?, ?)", pairs)
+    return "scored"
+
+
+def test_a_middling_pair_that_chains_two_families_is_left_out():
+    con = duckdb.connect()
+    _profiles(con, {i: 1 for i in range(1, 9)})
+    family_a = [(1, 2, 0.999), (1, 3, 0.999), (2, 3, 0.999), (3, 4, 0.999)]
+    family_b = [(5, 6, 0.999), (5, 7, 0.999), (6, 7, 0.999), (7, 8, 0.999)]
+    table = _scores(con, [*family_a, *family_b, (4, 5, 0.7)])
+    # Joining at 0.7 implies 16 cross pairs of which the model vouches for one, at 0.7.
+    assert expected_f1_threshold(con, table) > 0.7
+
+
+def test_middling_pairs_that_stand_alone_are_kept():
+    con = duckdb.connect()
+    _profiles(con, {i: 1 for i in range(1, 13)})
+    table = _scores(con, [(1, 2, 0.999), (3, 4, 0.999), *[(i, i + 1, 0.7) for i in (5, 7, 9, 11)]])
+    # Each lone 0.7 pair adds 0.7 expected true links for 0.3 false: worth keeping.
+    assert expected_f1_threshold(con, table) <= 0.7
+
+
+def test_no_scored_pair_leaves_the_prediction_threshold():
+    con = duckdb.connect()
+    _profiles(con, {1: 1, 2: 1})
+    assert expected_f1_threshold(con, _scores(con, [])) == PREDICT_THRESHOLD
+
+
+def test_records_with_no_usable_identity_field_are_refused_with_one_message():
+    con = duckdb.connect()
+    columns = ", ".join(f"cast(null as varchar) as {c}" for c in FIELD_COLUMNS.values())
+    con.execute(f"create table profiles as select {columns}")
+    con.execute("update profiles set postcode_district_token = 'x'")
+    with pytest.raises(ConfigError, match="linkage needs"):
+        present_fields(con)
