@@ -19,7 +19,7 @@ from dagster import (
 
 from assets.outcomes import outcome_key
 from assets.resources import PlacelinkResource
-from placelink.expectations import suite_path, write_result
+from placelink.expectations import published_suite, write_result
 from placelink.publish import publish_model, run_metadata
 from placelink.sqlmodels import SqlProject
 from placelink.warehouse import make_engine
@@ -40,7 +40,6 @@ def build_publish_assets(project: SqlProject) -> list[AssetsDefinition]:
 def _published_asset(project: SqlProject, name: str) -> AssetsDefinition:
     key = published_key(name)
     model = project.models[name]
-    suite = suite_path("published", name)
 
     @asset(
         key=key,
@@ -61,6 +60,7 @@ def _published_asset(project: SqlProject, name: str) -> AssetsDefinition:
     )
     def _published(context: AssetExecutionContext, placelink: PlacelinkResource):
         settings = placelink.settings()
+        suite = published_suite(name, settings.reference)
         engine = make_engine(settings)
         try:
             result = publish_model(
@@ -70,7 +70,7 @@ def _published_asset(project: SqlProject, name: str) -> AssetsDefinition:
                 settings.published,
                 settings.sdc_threshold,
                 settings.sdc_base,
-                suite=suite,
+                suite=suite.suite,
                 extra_metadata=run_metadata(settings.content, context.run_id),
             )
         finally:
@@ -81,6 +81,9 @@ def _published_asset(project: SqlProject, name: str) -> AssetsDefinition:
             "published": MetadataValue.bool(result.published),
             "path": MetadataValue.path(str(result.path)),
         }
+        if suite.warning:
+            context.log.warning(suite.warning)
+            metadata["warnings"] = MetadataValue.text(suite.warning)
         if result.sdc is not None:
             metadata["cells_suppressed"] = MetadataValue.int(result.sdc.cells_suppressed)
             metadata["cells_rounded"] = MetadataValue.int(result.sdc.cells_rounded)

@@ -18,6 +18,7 @@ from dagster import (
     BetaWarning,
     MaterializeResult,
     MetadataValue,
+    MonthlyPartitionsDefinition,
     asset,
 )
 
@@ -34,6 +35,7 @@ from placelink.expectations import (
 )
 from placelink.pseudonymise import load_postcode_lookup, pseudonymise_source, pseudonymise_truth
 from placelink.pull import CHUNK_ROWS, PullResult, pull_months, standardised_path
+from placelink.reference import POSTCODES, reference_warnings
 from placelink.sources import SourceSpec
 
 OWNERS = ["team:data-engineering"]
@@ -50,18 +52,21 @@ def pseudonymise_key(source: str) -> AssetKey:
     return AssetKey(["pseudonymise", source])
 
 
-def build_source_assets(spec: SourceSpec) -> list[AssetsDefinition]:
-    """pull/<source> and pseudonymise/<source>, grouped under the source's name."""
-    return [_pull_asset(spec), _pseudonymise_asset(spec)]
+def build_source_assets(
+    spec: SourceSpec, partitions_def: MonthlyPartitionsDefinition = monthly_partitions
+) -> list[AssetsDefinition]:
+    """pull/<source> (over the period's months) and pseudonymise/<source>, grouped under the
+    source's name."""
+    return [_pull_asset(spec, partitions_def), _pseudonymise_asset(spec)]
 
 
-def _pull_asset(spec: SourceSpec) -> AssetsDefinition:
+def _pull_asset(spec: SourceSpec, partitions_def: MonthlyPartitionsDefinition) -> AssetsDefinition:
     key = pull_key(spec.name)
 
     @asset(
         key=key,
         group_name=spec.name,
-        partitions_def=monthly_partitions,
+        partitions_def=partitions_def,
         backfill_policy=BackfillPolicy.single_run(),
         kinds={"python", spec.connector.kind},
         owners=OWNERS,
@@ -159,6 +164,9 @@ def _pseudonymise_asset(spec: SourceSpec) -> AssetsDefinition:
         result = pseudonymise_source(spec, settings, key, load_postcode_lookup(settings))
         pseudonymise_truth(spec, settings, key)
         content = pq.ParquetFile(result.content_path)
+        geography = [w for w in reference_warnings(settings) if POSTCODES in w]
+        for warning in geography:
+            context.log.warning(warning)
         head = content.read_row_group(0).slice(0, 5) if content.num_row_groups else None
         return MaterializeResult(
             metadata={
@@ -172,6 +180,7 @@ def _pseudonymise_asset(spec: SourceSpec) -> AssetsDefinition:
                 "preview": frame_preview(
                     head.to_pandas() if head is not None else content.schema_arrow.empty_table()
                 ),
+                **({"warnings": MetadataValue.text("; ".join(geography))} if geography else {}),
             }
         )
 

@@ -9,6 +9,7 @@ from dagster import Definitions, EnvVar, in_process_executor
 
 from assets.linkage import build_linkage_assets
 from assets.outcomes import build_model_assets
+from assets.partitions import monthly_partitions_for
 from assets.publish import build_publish_assets, published_key, published_names
 from assets.report import build_report_asset
 from assets.resources import PlacelinkResource
@@ -16,6 +17,7 @@ from assets.sources import build_source_assets
 from pipelines.jobs import build_jobs
 from pipelines.schedules import build_schedules
 from pipelines.sensors import build_sensors
+from placelink.period import resolve_period
 from placelink.settings import Settings
 from placelink.sources import load_sources
 from placelink.sqlmodels import load_project
@@ -33,20 +35,21 @@ def build_definitions(
     """
     settings = Settings.from_env(environ=environ, home=home)
     specs = load_sources(settings.sources_file)
+    partitions = monthly_partitions_for(resolve_period(settings))
     project = load_project(SQL_PROJECT, specs)
     assets = [
-        *(a for spec in specs for a in build_source_assets(spec)),
+        *(a for spec in specs for a in build_source_assets(spec, partitions)),
         *build_linkage_assets(specs),
         *build_model_assets(project),
         *build_publish_assets(project),
         build_report_asset([published_key(n) for n in published_names(project)]),
     ]
-    jobs = build_jobs()
+    jobs = build_jobs(partitions)
     return Definitions(
         assets=assets,
         jobs=jobs,
         schedules=build_schedules(jobs),
-        sensors=build_sensors(specs),
+        sensors=build_sensors(specs, partitions),
         resources={"placelink": _resource(settings, home)},
         # One process per run: the model steps share one DuckDB file, which allows one writer,
         # so steps side by side (the multiprocess default) fail on its lock.

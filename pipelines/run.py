@@ -22,6 +22,8 @@ from placelink.connectors import landed_months
 from placelink.encode import load_key, load_release_key
 from placelink.errors import PlacelinkError
 from placelink.files import write_text_atomic
+from placelink.period import check_months, resolve_period
+from placelink.reference import reference_warnings
 from placelink.settings import Settings
 from placelink.sources import load_sources
 from placelink.zones import apply_zone_modes
@@ -48,6 +50,7 @@ class RunSummary:
     report: str | None = None
     failed_checks: list[str] = field(default_factory=list)
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         console = Console(record=True, width=100, file=io.StringIO())
@@ -76,6 +79,8 @@ class RunSummary:
             console.print(f"published {len(self.tables)} tables:")
             for t in self.tables:
                 console.print(f"  {t['path']}  ({t['rows']:,} rows)")
+        for warning in self.warnings:
+            console.print(f"[yellow]warning: {warning}[/yellow]", highlight=False, soft_wrap=True)
         if self.report:
             console.print(f"report: {self.report}")
         for check in self.failed_checks:
@@ -124,6 +129,7 @@ def run_pipeline(
         raise PlacelinkError(
             f"{settings.landing}: no extracts have landed (run `placelink generate`)"
         )
+    check_months(months, resolve_period(settings))  # one line, not Dagster's CheckError
     defs = build_definitions(home=str(settings.home))
     selection = AssetSelection.key_prefixes(*[[p] for s in steps for p in STEPS[s]])
     ops = {_op_name(RECORD_LINKS): LinkageConfig(retrain=retrain)} if "link" in steps else {}
@@ -143,6 +149,8 @@ def run_pipeline(
             raise_on_error=False,
         )
         summary = RunSummary(run_id=result.run_id, success=result.success, months=months)
+        if set(steps) & {"pseudonymise", "models", "publish", "report"}:
+            summary.warnings = reference_warnings(settings)
         latest, months = {}, {}
         for event in result.get_asset_materialization_events():
             mat = event.event_specific_data.materialization
@@ -167,6 +175,8 @@ def run_pipeline(
                 summary.linkage = meta
             elif prefix == "published":
                 summary.tables.append({"name": name, "rows": meta["dagster/row_count"], **meta})
+                if meta.get("warnings"):
+                    summary.warnings.append(f"published/{name}: {meta['warnings']}")
             elif prefix == "report":
                 summary.report = meta["path"]
         for evaluation in result.get_asset_check_evaluations():

@@ -325,3 +325,40 @@ def default_source_suite(spec: SourceSpec) -> dict[str, Any]:
         },
         "expectations": expectations,
     }
+
+
+@dataclass(frozen=True)
+class PublishedSuite:
+    """A published table's suite as it applies to this data home, and why it was relaxed."""
+
+    suite: dict[str, Any]
+    missing_reference: tuple[str, ...] = ()
+
+    @property
+    def warning(self) -> str | None:
+        if not self.missing_reference:
+            return None
+        them = "them" if len(self.missing_reference) > 1 else "it"
+        return (
+            f"no {' or '.join(self.missing_reference)} in landing/_reference/: "
+            f"this table needs {them} and publishes no rows"
+        )
+
+
+def published_suite(name: str, reference: Path, root: Path = EXPECTATIONS_DIR) -> PublishedSuite:
+    """expectations/published/<name>.json; when the reference files its `meta.needs_reference`
+    names are missing from `reference` (landing/_reference/), the table cannot have rows, so
+    its row-count expectations are dropped and the warning says why."""
+    suite = load_suite(suite_path("published", name, root))
+    needs = suite.get("meta", {}).get("needs_reference", [])
+    missing = tuple(f for f in needs if not (reference / f).exists())
+    if missing:
+        suite = {
+            **suite,
+            "expectations": [
+                e
+                for e in suite["expectations"]
+                if e["type"] != "expect_table_row_count_to_be_between"
+            ],
+        }
+    return PublishedSuite(suite, missing)

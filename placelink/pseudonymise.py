@@ -34,6 +34,7 @@ from placelink.encode import (
 from placelink.errors import PlacelinkError
 from placelink.files import StagedFiles, write_parquet_atomic
 from placelink.pull import RECONCILIATION_KEY, PullResult, read_reconciliation
+from placelink.reference import postcodes_file
 from placelink.settings import Settings
 from placelink.sources import IDENTITY_FIELDS, SourceSpec
 
@@ -99,10 +100,14 @@ def pseudonymise_truth(spec: SourceSpec, settings: Settings, key: LinkageKey) ->
 
 
 def load_postcode_lookup(settings: Settings) -> pa.Table:
-    """The postcode lookup (ONS NSPL-like): geography for each full postcode."""
+    """The postcode lookup (ONS NSPL-like): geography for each full postcode. Without one
+    (placelink.reference), an empty lookup: every postcode keeps its district alone."""
     types = {c: pa.string() for c in ("postcode", *GEOGRAPHY)} | {"imd_decile": pa.int64()}
+    path = postcodes_file(settings)
+    if not path.exists():
+        return pa.schema([(c, types[c]) for c in ("postcode", *GEOGRAPHY)]).empty_table()
     return pacsv.read_csv(
-        settings.reference / "postcodes.csv",
+        path,
         convert_options=pacsv.ConvertOptions(
             column_types=types, include_columns=["postcode", *GEOGRAPHY]
         ),

@@ -125,7 +125,7 @@ def publish_model(
     published: Path,
     threshold: int,
     base: int,
-    suite: Path | None = None,
+    suite: Path | dict | None = None,
     extra_metadata: Mapping[str, Any] | None = None,
 ) -> PublishResult:
     """Read a model's table and publish it to `published/<person|aggregate>/<name>.parquet`.

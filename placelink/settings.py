@@ -30,6 +30,8 @@ class Settings:
     linkage_min_recall: float = 0.95
     linkage_min_pair_f1: float = 0.965
     link_memory_limit: str = "3GB"
+    period_start: str | None = None  # PLACELINK_PERIOD_START, YYYY-MM (placelink.period)
+    period_end: str | None = None  # PLACELINK_PERIOD_END, YYYY-MM
     home_from_environment: bool = False  # PLACELINK_HOME named the home (not --home, not ./data)
 
     @classmethod
@@ -73,6 +75,8 @@ class Settings:
             linkage_min_recall=_share(env, "PLACELINK_LINKAGE_MIN_RECALL", 0.95),
             linkage_min_pair_f1=_share(env, "PLACELINK_LINKAGE_MIN_PAIR_F1", 0.965),
             link_memory_limit=_memory(env, "PLACELINK_LINK_MEMORY", "3GB"),
+            period_start=_month(env, "PLACELINK_PERIOD_START"),
+            period_end=_month(env, "PLACELINK_PERIOD_END"),
             home_from_environment=home is None and bool(env.get("PLACELINK_HOME")),
         )
 
@@ -176,4 +180,14 @@ def _memory(env: Mapping[str, str], name: str, default: str) -> str:
     raw = (env.get(name) or default).strip().upper().replace(" ", "")
     if not re.fullmatch(r"\d+(\.\d+)?(KB|MB|GB|TB)", raw):
         raise ConfigError(f"{name} must be a size such as 3GB or 512MB, not {raw!r}")
+    return raw
+
+
+def _month(env: Mapping[str, str], name: str) -> str | None:
+    """A month YYYY-MM, or None when unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", raw):
+        raise ConfigError(f"{name} must be a month YYYY-MM, not {raw!r}")
     return raw

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from placelink.encode import LinkageKey
 from placelink.errors import PlacelinkError
 from placelink.link.quality import linkage_quality
+from placelink.reference import load_neighbourhoods, load_population
 from placelink.settings import Settings
 
 COPY_BATCH_ROWS = 100_000
@@ -168,11 +169,13 @@ def load_warehouse(
             engine, "raw_linkage_quality", pa.Table.from_pandas(quality, preserve_index=False)
         )
     )
-    population = pd.read_csv(settings.reference / "population.csv")
+    # Reference data is optional (placelink.reference): without it, empty tables.
+    population = load_population(settings)
     results.append(
         load_arrow(engine, "raw_population", pa.Table.from_pandas(population, preserve_index=False))
     )
-    neighbourhoods = population[["neighbourhood", "locality", "imd_decile"]].drop_duplicates()
+    places = population if len(population) else load_neighbourhoods(settings)
+    neighbourhoods = places[["neighbourhood", "locality", "imd_decile"]].drop_duplicates()
     results.append(
         load_arrow(
             engine,

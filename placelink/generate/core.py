@@ -76,11 +76,20 @@ def generate(
     ]
     extracts.write_truth(ctx, written)
     extracts.write_reference(ctx)
-    sources = resources.files("placelink.generate") / "sources.yaml"
-    (landing / "sources.yaml").write_bytes(sources.read_bytes())
+    sources = (resources.files("placelink.generate") / "sources.yaml").read_bytes()
+    (landing / "sources.yaml").write_bytes(with_period(sources, tl.labels[0], tl.labels[-1]))
     return GenerateSummary(
         people=people,
         records={w.source: len(w.record_id) for w in written},
         files=sum(w.files for w in written) + 4,
         seconds=round(time.perf_counter() - began, 3),
     )
+
+
+def with_period(sources: bytes, first: str, last: str) -> bytes:
+    """The sources file with the months generated as its `period:` (after `version: 1`)."""
+    line = f'period: {{first: "{first}", last: "{last}"}}  # the months generated\n'.encode()
+    head, sep, tail = sources.partition(b"\nversion: 1\n")
+    if not sep:
+        raise ValueError("the packaged sources file has no `version: 1` line")
+    return head + sep + line + tail

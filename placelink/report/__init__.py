@@ -36,6 +36,7 @@ from placelink.expectations import (  # noqa: E402
     GENERATED,
     SuiteResult,
     load_suite,
+    published_suite,
     read_result,
     source_suite,
     suite_choice,
@@ -47,6 +48,7 @@ from placelink.link.person_index import sources_per_person  # noqa: E402
 from placelink.pseudonymise import content_path, content_reconciliation  # noqa: E402
 from placelink.publish import RUN_ID_KEY, data_period, key_fingerprint  # noqa: E402
 from placelink.pull import add_up  # noqa: E402
+from placelink.reference import reference_warnings  # noqa: E402
 from placelink.settings import Settings  # noqa: E402
 from placelink.sources import load_sources  # noqa: E402
 
@@ -97,6 +99,7 @@ def build_report(settings: Settings, run_id: str | None = None) -> ReportResult:
             reconciled=all(s["reconciles"] for s in sources),
             settings=settings,
             chart_sources=_chart_sources(sources),
+            warnings=reference_warnings(settings),
         )
     )
     path = write_text_atomic(html, report_file)
@@ -302,6 +305,10 @@ def _published_tables(settings: Settings, docs: dict[Path, str]) -> list[dict]:
         schema = pq.read_schema(path)
         meta = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items()}
         check_file = settings.reports / "validations" / "published" / f"{path.stem}.json"
+        try:
+            warning = published_suite(path.stem, settings.reference).warning
+        except ConfigError:
+            warning = None
         check = read_result(check_file) if check_file.exists() else None
         tables.append(
             {
@@ -313,6 +320,7 @@ def _published_tables(settings: Settings, docs: dict[Path, str]) -> list[dict]:
                 "sdc": json.loads(meta["placelink.sdc"]) if "placelink.sdc" in meta else None,
                 "run_id": meta.get(RUN_ID_KEY),
                 "href": docs.get(check_file),
+                "warning": warning,
                 "check": None
                 if check is None
                 else {"success": check.success, "failures": check.describe_failures()},

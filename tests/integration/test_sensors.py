@@ -49,3 +49,12 @@ def test_a_new_months_extracts_ask_for_exactly_that_month(tmp_path, monkeypatch)
     (request,) = evaluate().run_requests
     assert request.tags[RANGE_START] == request.tags[RANGE_END] == late
     assert request.job_name in (None, "monthly_job")
+
+
+def test_landed_months_outside_the_period_are_named_not_requested():
+    from pipelines.sensors import outside_period
+
+    keys = ["2020-01", "2020-02"]
+    assert outside_period(["2020-01", "2020-02"], keys) is None
+    line = outside_period(["2019-12", "2020-01", "2020-03"], keys)
+    assert line.startswith("landed month(s) 2019-12, 2020-03 outside the period 2020-01 to 2020-02")
