@@ -113,7 +113,7 @@ def run_pipeline(
     Each role runs its own steps (a provider pull and pseudonymise, the linkage unit link,
     analytics the rest), and only the keys those steps use are asked for, before anything runs.
     """
-    from pipelines.definitions import build_definitions
+    from pipelines.build import build_definitions
 
     names = list(STEPS)
     steps = names[names.index(start) : names.index(until) + 1]

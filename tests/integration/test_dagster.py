@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.definitions import build_definitions
+from pipelines.build import build_definitions
 from placelink.cli import main
 from placelink.generate import generate
 from tests.towns import keyed_town

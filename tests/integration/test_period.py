@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.definitions import build_definitions
+from pipelines.build import build_definitions
 from placelink.cli import main
 from placelink.encode import init_keys
 from placelink.settings import Settings

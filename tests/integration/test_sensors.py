@@ -7,7 +7,7 @@ import shutil
 import pytest
 from dagster import build_sensor_context
 
-from pipelines.definitions import build_definitions
+from pipelines.build import build_definitions
 from pipelines.run import open_instance, run_pipeline
 from pipelines.sensors import RANGE_END, RANGE_START, new_months
 from tests.towns import keyed_town
