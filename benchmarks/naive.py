@@ -67,6 +67,12 @@ def naive_encode(secret: bytes, row: dict) -> dict:
             dict.fromkeys(tok("name_part", salt, p) for p in (family or "").split()[:4])
         ),
         "family_bloom": naive_bloom(secret, family, salt),
+        "given_pc_token": tok(
+            "given_pc", canon, postcode if postcode and " " in postcode else None
+        ),
+        "family_pc_token": tok(
+            "family_pc", flat, postcode if postcode and " " in postcode else None
+        ),
         "postcode_token": tok("postcode", postcode if postcode and " " in postcode else None),
         "postcode_sector_token": tok(
             "postcode_sector",

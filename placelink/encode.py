@@ -93,6 +93,8 @@ OUTPUT_COLUMNS: Final = (
     "sound_ym_token",
     "sound_md_token",
     "sound_yd_token",
+    "given_pc_token",
+    "family_pc_token",
     "postcode_token",
     "postcode_sector_token",
     "postcode_district_token",
@@ -473,8 +475,9 @@ class IdentityEncoder:
         sound = pc.binary_join_element_wise(
             *(_Distinct.of(n).map(_phonetic, pa.string()) for n in (given, family)), SEP
         )
-        out.update(_encode_name_dob(canon, family, sound, dob, tok))
-        out.update(_encode_postcode(_Distinct.of(strings("postcode")), tok))
+        postcode = strings("postcode")
+        out.update(_encode_composites(canon, family, sound, dob, postcode, tok))
+        out.update(_encode_postcode(_Distinct.of(postcode), tok))
         return pd.DataFrame(
             {name: _series(out[name], table.index, OUTPUT_DTYPES[name]) for name in OUTPUT_COLUMNS},
             index=table.index,
@@ -586,18 +589,27 @@ def _encode_dob(dob: pa.Array, tok: _Tokens) -> dict[str, pa.Array]:
     return {"dob_token": dates.map(fn), "dob_swap_token": dates.map(swapped)}
 
 
-def _encode_name_dob(
-    canon: pa.Array, family: pa.Array, sound: pa.Array, dob: pa.Array, tok: _Tokens
+def _encode_composites(
+    canon: pa.Array,
+    family: pa.Array,
+    sound: pa.Array,
+    dob: pa.Array,
+    postcode: pa.Array,
+    tok: _Tokens,
 ) -> dict[str, pa.Array]:
-    """Composites of a name and part of the date of birth: near-unique per person, so they
-    leak no frequency, yet they match when one part of a date of birth is wrong. The name is
-    the whole name (canonical given and family), either alone, or the two names' phonetic codes
-    (`sound`), which also survive a typo in either name."""
+    """Composites of a name with part of the date of birth, or with the full postcode: near-
+    unique per person (or household), so they leak no frequency, yet they match where the date
+    of birth is wrong in one part, or wrong altogether at the same address, where the names,
+    salted with the date, cannot be compared. The name is the whole name (canonical given and
+    family), either alone, or the two names' phonetic codes (`sound`), which also survive a
+    typo in either name."""
     family = pc.replace_substring(family, " ", "")
     names = {"name": pc.binary_join_element_wise(canon, family, SEP), "given": canon,
              "family": family, "sound": sound}  # fmt: skip
     year, month, day = (pc.utf8_slice_codeunits(dob, a, b) for a, b in ((0, 4), (5, 7), (8, 10)))
-    parts = {"ym": (year, month), "md": (month, day), "yd": (year, day), "year": (year,)}
+    full = pc.if_else(pc.match_substring(postcode, " "), postcode, pa.scalar(None, pa.string()))
+    parts = {"ym": (year, month), "md": (month, day), "yd": (year, day), "year": (year,),
+             "pc": (full,)}  # fmt: skip
     out = {}
     for column in OUTPUT_COLUMNS:
         who, _, rest = column.partition("_")

@@ -94,11 +94,27 @@ def _rule(sql: str, *needs: str, fixes: tuple[str, ...] = ()) -> Rule:
     return Rule(sql, frozenset(needs), frozenset(fixes))
 
 
-def _dice(column: str) -> str:
-    left, right = f"{column}_l", f"{column}_r"
+def _dice(column: str, other: str | None = None) -> str:
+    """Dice of the left record's Bloom filter `column` and the right's `other` (or the same)."""
+    left, right = f"{column}_l", f"{other or column}_r"
     return (
         f"(2.0 * bit_count({left} & {right}) / nullif(bit_count({left}) + bit_count({right}), 0))"
     )
+
+
+# Given and family names swapped, one of them also misspelt or spelt another way (AISHA SHAH
+# against SHAH AYESHA): given and family names share their encodings' domains, so one record's
+# given name can be compared with the other's family name.
+SWAPPED_ONE_VARIED = (
+    "(given_token_l = family_token_r AND "
+    f"{_dice('family_bloom', 'given_bloom')} >= 0.4) OR "
+    "(family_token_l = given_token_r AND "
+    f"{_dice('given_bloom', 'family_bloom')} >= 0.4) OR "
+    "(given_token_r = family_token_l AND "
+    f"{_dice('given_bloom', 'family_bloom')} >= 0.4) OR "
+    "(family_token_r = given_token_l AND "
+    f"{_dice('family_bloom', 'given_bloom')} >= 0.4)"
+)
 
 
 def _level(sql: str, label: str) -> cll.CustomLevel:
@@ -129,7 +145,11 @@ def _given_name(fields: frozenset[str]) -> cl.CustomComparison:
         comparison_levels=[
             _name_null("given_token"),
             _exact("given_token"),
-            *([_swapped()] if "family_name" in fields else []),
+            *(
+                [_swapped(), _level(SWAPPED_ONE_VARIED, "swapped, one name varied")]
+                if "family_name" in fields
+                else []
+            ),
             _exact("given_canon_token", "same canonical name"),
             _level(f"{_dice('given_bloom')} >= 0.8", "Dice >= 0.8"),
             _exact("given_phonetic_token", "same phonetic code"),
@@ -144,9 +164,14 @@ def _family_name(fields: frozenset[str]) -> cl.CustomComparison:
         output_column_name="family_name",
         comparison_description="family name tokens, shared parts, phonetics and Bloom Dice",
         comparison_levels=[
-            _name_null("family_token"),
+            # The given name comparison scores a swap (exact, or with one name varied); here
+            # it is no evidence, where "else" would count the same two names against the pair
+            # and a second swapped level would count them twice.
+            cll.Or(
+                _name_null("family_token"),
+                *([_level(SWAPPED_ONE_VARIED, "")] if "given_name" in fields else []),
+            ).configure(is_null_level=True, label_for_charts="null, dates differ, or swapped"),
             _exact("family_token"),
-            *([_swapped()] if "given_name" in fields else []),
             _level(f"{_dice('family_bloom')} >= 0.8", "Dice >= 0.8"),
             cll.ArrayIntersectLevel("family_part_tokens", min_intersection=1).configure(
                 label_for_charts="a shared part"
@@ -223,6 +248,35 @@ def _postcode() -> cl.CustomComparison:
     )
 
 
+def _names_at_postcode(fields: frozenset[str]) -> cl.CustomComparison:
+    """The names of two records at one full postcode whose dates of birth differ: there the
+    salted names cannot be compared, and a wrong or missing date would otherwise hide that
+    the same names live at the same address. Where the dates agree, the name comparisons
+    already carry the names, so this one says nothing (its null level), nor across postcodes,
+    which the postcode comparison scores."""
+    given, family = "given_pc_token", "family_pc_token"
+    both = {"given_name", "family_name"} <= fields
+    return cl.CustomComparison(
+        output_column_name="names_at_postcode",
+        comparison_description="names at the same full postcode, where dates of birth differ",
+        comparison_levels=[
+            cll.CustomLevel(
+                "postcode_token_l IS NULL OR postcode_token_r IS NULL "
+                f"OR postcode_token_l <> postcode_token_r OR NOT ({DOB_DIFFERS})",
+                label_for_charts="null, another postcode, or dates of birth agree",
+            ).configure(is_null_level=True),
+            *(
+                [_level(f"{given}_l = {given}_r AND {family}_l = {family}_r", "both names")]
+                if both
+                else []
+            ),
+            *([_exact(family, "family name")] if "family_name" in fields else []),
+            *([_exact(given, "given name")] if "given_name" in fields else []),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def comparisons(fields: frozenset[str]) -> list[cl.CustomComparison]:
     """One comparison per identity field present (sex is never encoded)."""
     built = {
@@ -241,7 +295,10 @@ def comparisons(fields: frozenset[str]) -> list[cl.CustomComparison]:
         "date_of_birth": lambda: _date_of_birth(fields),
         "postcode": _postcode,
     }
-    return [make() for field, make in built.items() if field in fields]
+    made = [make() for field, make in built.items() if field in fields]
+    if "postcode" in fields and fields & NAMES:
+        made.append(_names_at_postcode(fields))
+    return made
 
 
 def columns_read(fields: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -293,6 +350,8 @@ BLOCKING_RULES = (
     _rule("l.name_year_token = r.name_year_token", *NAMES_AND_DOB),
     *_COMPOSITES,
     _rule("l.dob_swap_token = r.dob_token", "date_of_birth"),
+    _rule("l.family_pc_token = r.family_pc_token", "family_name", "postcode"),
+    _rule("l.given_pc_token = r.given_pc_token", "given_name", "postcode"),
 )
 
 # Rules that admit almost no false matches, for the prior (probability two records match); the
