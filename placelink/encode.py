@@ -70,6 +70,7 @@ the key and share no bit meaning across dates of birth.
 OUTPUT_COLUMNS: Final = (
     "nhs_token",
     "ni_token",
+    "ni_masked_tokens",
     "given_token",
     "given_canon_token",
     "given_phonetic_token",
@@ -124,7 +125,9 @@ OUTPUT_DTYPES: Final = {
     "given_bloom": pd.ArrowDtype(BLOOM_TYPE),
     "family_bloom": pd.ArrowDtype(BLOOM_TYPE),
     "family_part_tokens": pd.ArrowDtype(PARTS_TYPE),
+    "ni_masked_tokens": pd.ArrowDtype(PARTS_TYPE),
 }
+LIST_COLUMNS: Final = tuple(c for c, t in OUTPUT_DTYPES.items() if t == pd.ArrowDtype(PARTS_TYPE))
 
 
 # --- the key ---------------------------------------------------------------------------------
@@ -464,7 +467,9 @@ class IdentityEncoder:
 
         out: dict[str, pa.Array] = {}
         out["nhs_token"] = _Distinct.of(strings("nhs_number")).map(tok("nhs"))
-        out["ni_token"] = _Distinct.of(strings("ni_number")).map(tok("ni"))
+        ni = _Distinct.of(strings("ni_number"))
+        out["ni_token"] = ni.map(tok("ni"))
+        out["ni_masked_tokens"] = ni.map(_masked(tok("ni_masked")), PARTS_TYPE)
         dob = _iso_dates(table.get("date_of_birth"), n)
         salt = pc.fill_null(dob, "")
         given, family = strings("given_name"), strings("family_name")
@@ -563,6 +568,12 @@ def _encode_name(
     return out
 
 
+def _masked(token: Callable[[str], str]) -> Callable[[str], list[str]]:
+    """The tokens of a number with each character in turn masked: two numbers one mistyped
+    character apart share exactly one (an NI number has no check digit to catch the slip)."""
+    return lambda value: [token(value[:i] + "*" + value[i + 1 :]) for i in range(len(value))]
+
+
 def _part(name: str, i: int) -> str | None:
     parts = name.split()
     return parts[i] if i < len(parts) else None
@@ -616,7 +627,9 @@ def _encode_composites(
         part = rest.removesuffix("_token")
         if who in names and part in parts:
             joined = pc.binary_join_element_wise(names[who], *parts[part], SEP)
-            out[column] = _Distinct.of(joined).map(tok(column.removesuffix("_token")))
+            # Given and family names at a postcode share a domain, so a swap shows there too.
+            domain = "name_pc" if part == "pc" else column.removesuffix("_token")
+            out[column] = _Distinct.of(joined).map(tok(domain))
     return out
 
 

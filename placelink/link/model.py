@@ -266,7 +266,13 @@ def _names_at_postcode(fields: frozenset[str]) -> cl.CustomComparison:
                 label_for_charts="null, another postcode, or dates of birth agree",
             ).configure(is_null_level=True),
             *(
-                [_level(f"{given}_l = {given}_r AND {family}_l = {family}_r", "both names")]
+                [
+                    _level(
+                        f"({given}_l = {given}_r AND {family}_l = {family}_r) "
+                        f"OR ({given}_l = {family}_r AND {family}_l = {given}_r)",
+                        "both names",
+                    )
+                ]
                 if both
                 else []
             ),
@@ -286,9 +292,16 @@ def comparisons(fields: frozenset[str]) -> list[cl.CustomComparison]:
             "NHS number token",
         ),
         "ni_number": lambda: cl.CustomComparison(
-            [cll.NullLevel("ni_token"), _exact("ni_token"), cll.ElseLevel()],
+            [
+                cll.NullLevel("ni_token"),
+                _exact("ni_token"),
+                cll.ArrayIntersectLevel("ni_masked_tokens", min_intersection=1).configure(
+                    label_for_charts="one character apart"
+                ),
+                cll.ElseLevel(),
+            ],
             "ni_token",
-            "NI number token",
+            "NI number token: exact, or one character apart",
         ),
         "given_name": lambda: _given_name(fields),
         "family_name": lambda: _family_name(fields),

@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from splink import DuckDBAPI, Linker
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
-from placelink.encode import file_key_fingerprint
+from placelink.encode import LIST_COLUMNS, file_key_fingerprint
 from placelink.errors import ConfigError
 from placelink.link.model import (
     BLOCKING_RULES,
@@ -127,7 +127,7 @@ def link_encoded(
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
     identity = ", ".join(
         f"coalesce(array_to_string(\"{c}\", ','), '~')"
-        if c == "family_part_tokens"
+        if c in LIST_COLUMNS
         else f"coalesce(cast(\"{c}\" as varchar), '~')"
         for c in PROFILE_COLUMNS
         if not c.endswith("_bloom")

@@ -500,3 +500,15 @@ def test_one_encoder_over_batches_encodes_as_a_single_batch_would(rows, cut):
     pd.testing.assert_frame_equal(
         pd.concat(batches, ignore_index=True), whole.reset_index(drop=True)
     )
+
+
+def test_ni_numbers_one_character_apart_share_exactly_one_masked_token():
+    out = e.encode_identities(
+        _table(ni_number=["AB123456C", "AB123457C", "AB123456C", "ZY987654A"]), KEY
+    )
+    masked = [set(v) for v in out["ni_masked_tokens"]]
+    assert len(masked[0]) == 9
+    assert len(masked[0] & masked[1]) == 1  # one mistyped digit
+    assert masked[0] == masked[2]
+    assert not masked[0] & masked[3]
+    assert out["ni_token"].iloc[0] != out["ni_token"].iloc[1]
