@@ -63,6 +63,7 @@ NAME_U_FALLBACK = {
     "given_name": {
         "exact": 0.0094,
         "given and family swapped": 0.00004,
+        "swapped, one name varied": 0.00002,
         "same canonical name": 0.0011,
         "Dice >= 0.8": 0.0003,
         "same phonetic code": 0.0011,
@@ -521,7 +522,7 @@ def _set_u_from_distinct_people(
         shares = [max(counts.get(i, 0), 1) / total for i in range(len(levels))]
     else:
         agreeing = NAME_U_FALLBACK[comparison["output_column_name"]]
-        shares = [agreeing.get(lvl["label_for_charts"], 0.0) for lvl in levels[:-1]]
+        shares = [agreeing.get(lvl["label_for_charts"], 1 / U_PAIRS) for lvl in levels[:-1]]
         shares.append(1 - sum(shares))
     for level, share in zip(levels, shares, strict=True):
         level["u_probability"] = share
