@@ -75,6 +75,10 @@ class RunSummary:
                     **self.linkage
                 )
             )
+            if "linkage_mode" in self.linkage:
+                console.print(
+                    "linkage: {linkage_mode}, {new_records:,} new records".format(**self.linkage)
+                )
         if self.tables:
             console.print(f"published {len(self.tables)} tables:")
             for t in self.tables:

@@ -449,9 +449,13 @@ def save_state(
         """
     )
     con.close()
-    os.replace(staged, folder / name)
     part.unlink()
-    parts = (*previous.parts, name) if previous is not None else (name,)
+    if previous is not None and not pq.ParquetFile(staged).metadata.num_rows:
+        staged.unlink()  # nothing new: the state's parts stand as they were
+        parts = previous.parts
+    else:
+        os.replace(staged, folder / name)
+        parts = (*previous.parts, name) if previous is not None else (name,)
     state = LinkState(
         key_fingerprint=key_fingerprint,
         model_sha256=model_sha256(model),
