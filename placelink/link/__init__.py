@@ -77,16 +77,18 @@ def run_linkage(
         settings, encoded_files, model, links_file, index_file, full_relink
     )
     part = incremental.state_dir(settings) / f".{run_id}.profiles.staged"
-    clustering = None
+    increment = None
     if plan.incremental:
         try:
-            clustering = incremental.link_increment(
+            increment = incremental.link_increment(
                 settings, plan, model, links_file, index_file,
-                settings.link_memory_limit, settings.linkage / "spill", part,
+                settings.link_memory_limit, settings.linkage / "spill", part, run_id,
             )  # fmt: skip
         except incremental.IncrementRefused as refused:
             plan = incremental.Plan(False, str(refused))
-    if clustering is None:
+    if increment is not None:  # the increment assigned person ids itself, as below would
+        clustering, links, index = increment.clustering, increment.links, increment.index
+    else:
         clustering = link_encoded(
             encoded_files,
             model,
@@ -95,16 +97,17 @@ def run_linkage(
             spill_to=settings.linkage / "spill",
             profiles_out=part,
         )
-    previous = (
-        (pd.read_parquet(links_file), pd.read_parquet(index_file))
-        if links_file.exists() and index_file.exists()
-        else (None, None)
-    )
-    links, index = assign_person_ids(clustering.records, run_id, *previous)
+        previous = (
+            (pd.read_parquet(links_file), pd.read_parquet(index_file))
+            if links_file.exists() and index_file.exists()
+            else (None, None)
+        )
+        links, index = assign_person_ids(clustering.records, run_id, *previous)
     write_parquet_atomic(pa.Table.from_pandas(links, preserve_index=False), links_file)
     write_parquet_atomic(pa.Table.from_pandas(index, preserve_index=False), index_file)
     incremental.save_state(
-        settings, part, clustering.records, links, model, clustering.threshold,
+        settings, part, None if increment else clustering.records, links, model,
+        clustering.threshold,
         clustering.diagnostics.fields, clustering.key_fingerprint, run_id,
         plan.state if plan.incremental else None,
     )  # fmt: skip

@@ -213,7 +213,8 @@ def link_increment(
     memory_limit: str,
     spill_to: Path | None,
     new_part: Path,
-) -> Clustering:
+    run_id: str,
+) -> Increment:
     """Cluster every record: the known ones as the last link left them, the new ones scored.
 
     Returns the records with a cluster_id: a live person_id of the last link where the
@@ -368,21 +369,30 @@ def link_increment(
         """
     )
     con.unregister("node_cluster")
-    records = con.sql(
+    con.execute(
         f"""
-        select l.source, l.record_id, coalesce(m.cluster_id, l.person_id) as cluster_id
+        create table clustered as
+        select l.source, l.record_id, coalesce(m.cluster_id, l.person_id) as cluster_id,
+               l.first_seen_run::varchar as first_seen_run
         from '{links_file}' l left join remap m using (person_id)
         union all
         select r.source, r.record_id,
-               coalesce(c.cluster_id, m.cluster_id, k.person_id) as cluster_id
+               coalesce(c.cluster_id, m.cluster_id, k.person_id) as cluster_id,
+               '{run_id}' as first_seen_run
         from new_records r
         left join known k using (identity_key)
         left join remap m on m.person_id = k.person_id
         left join new_profiles p on p.identity_key = r.identity_key
         left join new_cluster c on c.{UNIQUE_ID} = p.{UNIQUE_ID}
         """
-    ).df()
-    write_profiles(con, f"new_profiles join new_cluster using ({UNIQUE_ID})", new_part)
+    )
+    links, index = assign_increment(con, pd.read_parquet(index_file), run_id)
+    write_profiles(
+        con,
+        f"new_profiles join (select {UNIQUE_ID}, coalesce(f.person_id, n.cluster_id) as cluster_id "
+        f"from new_cluster n left join fresh f using (cluster_id)) using ({UNIQUE_ID})",
+        new_part,
+    )
     n_known = con.sql("select count(*) from known").fetchall()[0][0]
     con.close()
     diagnostics = Diagnostics(
@@ -393,8 +403,8 @@ def link_increment(
         training_blocks=(),
         untrained=(),
     )
-    return Clustering(
-        records,
+    clustering = Clustering(
+        links[["source", "record_id"]].assign(cluster_id=links["person_id"]),
         n_known + n_new,
         int(pairs_scored),
         int(len(edges)),
@@ -403,6 +413,77 @@ def link_increment(
         state.key_fingerprint,
         diagnostics,
     )
+    return Increment(clustering, links, index)
+
+
+@dataclass(frozen=True)
+class Increment:
+    """An increment's clusters (cluster_id is the person_id) and the person index it makes."""
+
+    clustering: Clustering
+    links: pd.DataFrame
+    index: pd.DataFrame
+
+
+def assign_increment(
+    con: duckdb.DuckDBPyConnection, previous_index: pd.DataFrame, run_id: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """person_index.assign_person_ids for an increment, in DuckDB, without its record merge.
+
+    `clustered` holds every record with its first_seen_run and a cluster_id: the smallest live
+    person of the last link its cluster holds, else a negative number. No person is split,
+    so a cluster holding persons keeps the smallest of them and the others are merged into it;
+    a cluster holding none gets a new id, in order of its first "source:record_id", above every
+    id ever given, as assign_person_ids would (tests/unit/test_incremental.py checks they agree).
+    """
+    start = int(previous_index["person_id"].max()) + 1 if len(previous_index) else 1
+    con.execute(
+        f"""
+        create table fresh as
+        select cluster_id,
+               {start} - 1 + row_number() over (order by min(source || ':' || record_id))
+                   as person_id
+        from clustered where cluster_id < 0 group by cluster_id
+        """
+    )
+    links = con.sql(
+        """
+        select c.source, c.record_id, coalesce(f.person_id, c.cluster_id) as person_id,
+               count(*) over (partition by c.cluster_id) as cluster_size, c.first_seen_run
+        from clustered c left join fresh f using (cluster_id)
+        order by c.source, c.record_id
+        """
+    ).arrow()
+    # Arrow-backed strings: a million record pseudonyms convert in a fraction of the time.
+    links = links.read_all() if isinstance(links, pa.RecordBatchReader) else links
+    links = links.to_pandas(
+        types_mapper=lambda t: (
+            pd.StringDtype("pyarrow")
+            if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+            else None
+        )
+    )
+    links = links.astype(
+        {"person_id": "int64", "cluster_size": "int64", "first_seen_run": "string"}
+    )
+    fresh = con.sql("select person_id from fresh order by person_id").fetchnumpy()["person_id"]
+    merges = con.sql("select distinct person_id, cluster_id from remap where cluster_id >= 0").df()
+    index = pd.DataFrame(
+        {
+            "person_id": pd.array([*previous_index["person_id"], *fresh], dtype="int64"),
+            "created_run": pd.array(
+                [*previous_index["created_run"], *[run_id] * len(fresh)], dtype="string"
+            ),
+            "merged_into": pd.array(
+                [*previous_index["merged_into"], *[pd.NA] * len(fresh)], dtype="Int64"
+            ),
+        }
+    )
+    merge_map = merges.set_index("person_id")["cluster_id"]
+    index["merged_into"] = (
+        index["person_id"].map(merge_map).astype("Int64").fillna(index["merged_into"])
+    ).astype("Int64")
+    return links, index.sort_values("person_id", ignore_index=True)
 
 
 class IncrementRefused(Exception):
@@ -423,7 +504,7 @@ def cluster_persons(clusters: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame
 def save_state(
     settings: Settings,
     part: Path,
-    clusters: pd.DataFrame,
+    clusters: pd.DataFrame | None,
     links: pd.DataFrame,
     model: Path,
     threshold: float,
@@ -436,7 +517,14 @@ def save_state(
     a full link replaced. Written after record_links, so a state that names a run's part
     describes that run's record_links (plan_linkage checks the count)."""
     folder = state_dir(settings)
-    mapping = cluster_persons(clusters, links)
+    # An increment's part carries its persons already; a full link's, its clusters.
+    mapping = (
+        cluster_persons(clusters, links)
+        if clusters is not None
+        else pd.DataFrame({"cluster_id": links["person_id"].unique()}).assign(
+            person_id=lambda d: d["cluster_id"]
+        )
+    )
     name = f"{run_id}.parquet"
     staged = folder / f".{name}.staged"
     con = duckdb.connect()
