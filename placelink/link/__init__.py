@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from placelink.errors import ConfigError
 from placelink.files import write_parquet_atomic
+from placelink.link import incremental
 from placelink.link.person_index import assign_person_ids, sources_per_person
 from placelink.link.predict import Diagnostics, link_encoded
 from placelink.settings import Settings
@@ -36,6 +37,9 @@ class LinkageResult:
     record_links: Path
     person_index: Path
     model: Path
+    mode: str = "full"  # "full" or "incremental" (placelink.link.incremental)
+    mode_reason: str = ""  # why: "increment", or why a full link was needed
+    new_records: int = 0  # records this run found not yet in record_links (incremental)
 
 
 def record_links_path(settings: Settings) -> Path:
@@ -51,29 +55,62 @@ def model_path(settings: Settings) -> Path:
 
 
 def run_linkage(
-    settings: Settings, encoded_files: list[Path], run_id: str, retrain: bool = True
+    settings: Settings,
+    encoded_files: list[Path],
+    run_id: str,
+    retrain: bool = True,
+    full_relink: bool = True,
 ) -> LinkageResult:
-    """Link, keep the previous run's person_ids, and write record_links and person_index."""
+    """Link, keep the previous run's person_ids, and write record_links and person_index.
+
+    With full_relink False, a run that finds the last link's state links only the records new
+    since then (placelink.link.incremental), with the saved model; otherwise, or where an
+    increment cannot stand in for a full link, everything is linked (and trained if `retrain`).
+    """
     if settings.link_backend != "duckdb":
         raise ConfigError(
             f"PLACELINK_LINK_BACKEND={settings.link_backend} is not available yet: use duckdb"
         )
-    clustering = link_encoded(
-        encoded_files,
-        model_path(settings),
-        retrain=retrain,
-        memory_limit=settings.link_memory_limit,
-        spill_to=settings.linkage / "spill",
-    )
     links_file, index_file = record_links_path(settings), person_index_path(settings)
-    previous = (
-        (pd.read_parquet(links_file), pd.read_parquet(index_file))
-        if links_file.exists() and index_file.exists()
-        else (None, None)
+    model = model_path(settings)
+    plan = incremental.plan_linkage(
+        settings, encoded_files, model, links_file, index_file, full_relink
     )
-    links, index = assign_person_ids(clustering.records, run_id, *previous)
+    part = incremental.state_dir(settings) / f".{run_id}.profiles.staged"
+    increment = None
+    if plan.incremental:
+        try:
+            increment = incremental.link_increment(
+                settings, plan, model, links_file, index_file,
+                settings.link_memory_limit, settings.linkage / "spill", part, run_id,
+            )  # fmt: skip
+        except incremental.IncrementRefused as refused:
+            plan = incremental.Plan(False, str(refused))
+    if increment is not None:  # the increment assigned person ids itself, as below would
+        clustering, links, index = increment.clustering, increment.links, increment.index
+    else:
+        clustering = link_encoded(
+            encoded_files,
+            model,
+            retrain=retrain,
+            memory_limit=settings.link_memory_limit,
+            spill_to=settings.linkage / "spill",
+            profiles_out=part,
+        )
+        previous = (
+            (pd.read_parquet(links_file), pd.read_parquet(index_file))
+            if links_file.exists() and index_file.exists()
+            else (None, None)
+        )
+        links, index = assign_person_ids(clustering.records, run_id, *previous)
     write_parquet_atomic(pa.Table.from_pandas(links, preserve_index=False), links_file)
     write_parquet_atomic(pa.Table.from_pandas(index, preserve_index=False), index_file)
+    incremental.save_state(
+        settings, part, None if increment else clustering.records, links, model,
+        clustering.threshold,
+        clustering.diagnostics.fields, clustering.key_fingerprint, run_id,
+        plan.state if plan.incremental else None,
+    )  # fmt: skip
     sources = sources_per_person(links)
     return LinkageResult(
         records=len(links),
@@ -96,5 +133,8 @@ def run_linkage(
         },
         record_links=links_file,
         person_index=index_file,
-        model=model_path(settings),
+        model=model,
+        mode="incremental" if plan.incremental else "full",
+        mode_reason=plan.reason,
+        new_records=plan.new_records if plan.incremental else len(links),
     )

@@ -80,6 +80,18 @@ NAME_U_FALLBACK = {
 }
 
 
+# A record's profile: the md5 of its encodings but the Bloom filters (made from the same names).
+IDENTITY_KEY_SQL = "md5(concat_ws('|', {}))".format(
+    ", ".join(
+        f"coalesce(array_to_string(\"{c}\", ','), '~')"
+        if c in LIST_COLUMNS
+        else f"coalesce(cast(\"{c}\" as varchar), '~')"
+        for c in PROFILE_COLUMNS
+        if not c.endswith("_bloom")
+    )
+)
+
+
 @dataclass(frozen=True)
 class Diagnostics:
     fields: tuple[str, ...]  # identity fields the records fill, which the model compares
@@ -111,11 +123,14 @@ def link_encoded(
     seed: int = 42,
     memory_limit: str = "3GB",
     spill_to: Path | None = None,
+    profiles_out: Path | None = None,
 ) -> Clustering:
     """Link every encoded record across and within sources; save or reuse the model.
 
     DuckDB holds to `memory_limit` and spills to `spill_to` beyond it, so a large town slows
-    down rather than exhausting the machine.
+    down rather than exhausting the machine. With `profiles_out`, every profile's encodings and
+    cluster_id are written there too: the state a monthly increment links against
+    (placelink.link.incremental).
     """
     fingerprint = key_of_files(encoded_files)
     con = duckdb.connect()
@@ -126,17 +141,10 @@ def link_encoded(
         con.execute(f"SET temp_directory = '{spill_to}'")
     files = ", ".join(f"'{p}'" for p in encoded_files)
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
-    identity = ", ".join(
-        f"coalesce(array_to_string(\"{c}\", ','), '~')"
-        if c in LIST_COLUMNS
-        else f"coalesce(cast(\"{c}\" as varchar), '~')"
-        for c in PROFILE_COLUMNS
-        if not c.endswith("_bloom")
-    )
     con.execute(
         f"""
         create table records as
-        select source, record_id, md5(concat_ws('|', {identity})) as identity_key, {columns}
+        select source, record_id, {IDENTITY_KEY_SQL} as identity_key, {columns}
         from read_parquet([{files}], union_by_name = true)
         """
     )
@@ -206,6 +214,9 @@ def link_encoded(
         f"select floor(match_weight / {WEIGHT_BIN}) * {WEIGHT_BIN} as low, count(*) "
         f"from {predictions.physical_name} group by all order by low"
     ).fetchall()
+    if profiles_out is not None:
+        clustered = f"(select {UNIQUE_ID}, cluster_id from {clusters.physical_name})"
+        write_profiles(con, f"profiles join {clustered} using ({UNIQUE_ID})", profiles_out)
     con.close()
     # What the model says of itself, truth or no truth: the pairs each rule would and did
     # score, and how the match weights fall (a well-separated model leaves few between).
@@ -222,6 +233,19 @@ def link_encoded(
     )
     return Clustering(
         records, n_profiles, pairs[0], pairs[1], trained, threshold, fingerprint, diagnostics
+    )
+
+
+def write_profiles(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> None:
+    """Write profile_id, identity_key, cluster_id and the encodings of `source` (a table or a
+    join holding them) to Parquet, Bloom filters back as bytes."""
+    encodings = ", ".join(
+        f'"{c}"::blob as "{c}"' if c.endswith("_bloom") else f'"{c}"' for c in PROFILE_COLUMNS
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"copy (select {UNIQUE_ID}, identity_key, cluster_id, {encodings} from {source}) "
+        f"to '{path}' (format parquet)"
     )
 
 
