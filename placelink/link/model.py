@@ -248,6 +248,13 @@ def _postcode() -> cl.CustomComparison:
     )
 
 
+NAME_DATE_COMPOSITES = tuple(
+    f"{who}_{part}_token"
+    for who in ("name", "sound", "given", "family")
+    for part in ("ym", "md", "yd", *(("year",) if who == "name" else ()))
+)
+
+
 def _names_at_postcode(fields: frozenset[str]) -> cl.CustomComparison:
     """The names of two records at one full postcode whose dates of birth differ: there the
     salted names cannot be compared, and a wrong or missing date would otherwise hide that
@@ -262,8 +269,9 @@ def _names_at_postcode(fields: frozenset[str]) -> cl.CustomComparison:
         comparison_levels=[
             cll.CustomLevel(
                 "postcode_token_l IS NULL OR postcode_token_r IS NULL "
-                f"OR postcode_token_l <> postcode_token_r OR NOT ({DOB_DIFFERS})",
-                label_for_charts="null, another postcode, or dates of birth agree",
+                f"OR postcode_token_l <> postcode_token_r OR NOT ({DOB_DIFFERS}) "
+                f"OR {_any_agrees(NAME_DATE_COMPOSITES)}",
+                label_for_charts="null, another postcode, or names scored with the date",
             ).configure(is_null_level=True),
             *(
                 [
