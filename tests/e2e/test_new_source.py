@@ -85,5 +85,10 @@ def test_a_gp_registration_list_added_by_one_yaml_entry_is_linked_and_scored(own
     quality = pd.read_parquet(settings.published / "aggregate" / "linkage_quality.parquet")
     whole = quality[(quality.source == "gp_registration") & (quality.subgroup == "all")]
     assert len(whole) == 1
+    print(
+        f"gp_registration: {len(gp_links)} records linked, {len(registered_persons)} persons in "
+        f"person_spine, {(registered_persons.n_sources >= 2).mean():.3f} in two or more sources, "
+        f"precision {whole.precision.iloc[0]:.4f} recall {whole.recall.iloc[0]:.4f}"
+    )
     assert whole.precision.iloc[0] >= 0.95 and whole.recall.iloc[0] >= 0.95
     assert set(quality[quality.source == "gp_registration"].subgroup) >= {"all", "name_origin"}
