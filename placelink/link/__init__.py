@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from placelink.errors import ConfigError
 from placelink.files import write_parquet_atomic
 from placelink.link.person_index import assign_person_ids, sources_per_person
 from placelink.link.predict import Diagnostics, link_encoded
@@ -54,16 +53,14 @@ def run_linkage(
     settings: Settings, encoded_files: list[Path], run_id: str, retrain: bool = True
 ) -> LinkageResult:
     """Link, keep the previous run's person_ids, and write record_links and person_index."""
-    if settings.link_backend != "duckdb":
-        raise ConfigError(
-            f"PLACELINK_LINK_BACKEND={settings.link_backend} is not available yet: use duckdb"
-        )
     clustering = link_encoded(
         encoded_files,
         model_path(settings),
         retrain=retrain,
         memory_limit=settings.link_memory_limit,
         spill_to=settings.linkage / "spill",
+        backend=settings.link_backend,
+        spark_master=settings.spark_master,
     )
     links_file, index_file = record_links_path(settings), person_index_path(settings)
     previous = (

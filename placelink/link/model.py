@@ -26,12 +26,35 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator
 
-from placelink.encode import OUTPUT_COLUMNS
+from placelink.encode import BLOOM_BITS, OUTPUT_COLUMNS
 
 UNIQUE_ID = "profile_id"
 
-# Columns that identify a profile: one row per distinct encoded identity.
-PROFILE_COLUMNS = OUTPUT_COLUMNS
+# Bloom filters reach Splink as BIGINT words and a bit count, so that Dice is SQL that DuckDB
+# and Spark both run: Spark has no & on binary values, and both have & and bit_count on BIGINT.
+BLOOM_COLUMNS = tuple(c for c in OUTPUT_COLUMNS if c.endswith("_bloom"))
+BLOOM_WORDS = BLOOM_BITS // 64
+
+
+def bloom_words(column: str) -> list[str]:
+    """The BIGINT words a Bloom filter is carried in, first bits first."""
+    return [f"{column}_{i}" for i in range(BLOOM_WORDS)]
+
+
+def bloom_bits(column: str) -> str:
+    """The column holding a Bloom filter's count of set bits."""
+    return f"{column}_bits"
+
+
+# Columns that identify a profile: one row per distinct encoded identity, the encodings with
+# each Bloom filter as its words and bit count.
+PROFILE_COLUMNS = tuple(
+    column
+    for encoding in OUTPUT_COLUMNS
+    for column in (
+        [*bloom_words(encoding), bloom_bits(encoding)] if encoding in BLOOM_COLUMNS else [encoding]
+    )
+)
 
 # The encoding whose filling says a field is present (a declared field may be empty throughout).
 FIELD_COLUMNS = {
@@ -95,10 +118,15 @@ def _rule(sql: str, *needs: str, fixes: tuple[str, ...] = ()) -> Rule:
 
 
 def _dice(column: str) -> str:
-    left, right = f"{column}_l", f"{column}_r"
-    return (
-        f"(2.0 * bit_count({left} & {right}) / nullif(bit_count({left}) + bit_count({right}), 0))"
-    )
+    """Dice of two Bloom filters, 2|A∩B| / (|A|+|B|), over their words (see BLOOM_WORDS).
+
+    Each bit_count is cast to INTEGER (DuckDB's is TINYINT, and 512 bits overflow it), and the
+    quotient is taken in DOUBLE (Spark divides a DECIMAL 2.0 to 6 places): the same value in
+    both, and the one DuckDB gave over BIT values.
+    """
+    common = " + ".join(f"cast(bit_count({w}_l & {w}_r) as int)" for w in bloom_words(column))
+    bits = bloom_bits(column)
+    return f"(cast(2 * ({common}) as double) / nullif({bits}_l + {bits}_r, 0))"
 
 
 def _level(sql: str, label: str) -> cll.CustomLevel:
@@ -244,17 +272,26 @@ def comparisons(fields: frozenset[str]) -> list[cl.CustomComparison]:
     return [make() for field, make in built.items() if field in fields]
 
 
+def level_sql(fields: frozenset[str], dialect: str = "duckdb") -> dict[str, list[str]]:
+    """Each comparison's level conditions in `dialect`, in order: the link step's own SQL over
+    the profiles runs on DuckDB whichever backend Splink ran on (its model holds that one's)."""
+    rendered = (creator.get_comparison(dialect) for creator in comparisons(fields))
+    return {
+        comparison.output_column_name: [lvl.sql_condition for lvl in comparison.comparison_levels]
+        for comparison in rendered
+    }
+
+
 def columns_read(fields: frozenset[str]) -> dict[str, frozenset[str]]:
     """The encodings each comparison reads: Splink trains no comparison on a block using one."""
-    reads = {}
-    for creator in comparisons(fields):
-        comparison = creator.get_comparison("duckdb")
-        reads[comparison.output_column_name] = frozenset(
+    return {
+        name: frozenset(
             column
-            for level in comparison.comparison_levels
-            for column in re.findall(r"\"?(\w+)_[lr]\b", level.sql_condition)
+            for condition in conditions
+            for column in re.findall(r"\"?(\w+)_[lr]\b", condition)
         )
-    return reads
+        for name, conditions in level_sql(fields).items()
+    }
 
 
 _COMPOSITES = tuple(

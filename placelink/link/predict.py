@@ -11,7 +11,7 @@ import json
 import logging
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +20,15 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from splink import DuckDBAPI, Linker
+from splink import Linker
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
-from placelink.encode import file_key_fingerprint
+from placelink.encode import OUTPUT_COLUMNS, file_key_fingerprint
 from placelink.errors import ConfigError
+from placelink.link.backends import open_backend
 from placelink.link.model import (
     BLOCKING_RULES,
+    BLOOM_COLUMNS,
     DOB_BLOCK,
     DOB_M_FALLBACK,
     FALLBACK_TRAINING_BLOCKS,
@@ -37,7 +39,10 @@ from placelink.link.model import (
     TWO_OF_THREE_PARTS,
     UNIQUE_ID,
     Rule,
+    bloom_bits,
+    bloom_words,
     columns_read,
+    level_sql,
     prior_rules,
     splink_settings,
     usable,
@@ -102,11 +107,15 @@ def link_encoded(
     seed: int = 42,
     memory_limit: str = "3GB",
     spill_to: Path | None = None,
+    backend: str = "duckdb",
+    spark_master: str = "local[2]",
 ) -> Clustering:
     """Link every encoded record across and within sources; save or reuse the model.
 
     DuckDB holds to `memory_limit` and spills to `spill_to` beyond it, so a large town slows
-    down rather than exhausting the machine.
+    down rather than exhausting the machine. Splink runs on `backend` (placelink.link.backends):
+    DuckDB, or Spark at `spark_master` with the same memory for its driver; profiles, the
+    names' u and the threshold are DuckDB's either way.
     """
     fingerprint = key_of_files(encoded_files)
     con = duckdb.connect()
@@ -116,13 +125,13 @@ def link_encoded(
         spill_to.mkdir(mode=0o700, parents=True, exist_ok=True)
         con.execute(f"SET temp_directory = '{spill_to}'")
     files = ", ".join(f"'{p}'" for p in encoded_files)
-    columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
+    columns = ", ".join(f'"{c}"' for c in OUTPUT_COLUMNS)
     identity = ", ".join(
         f"coalesce(array_to_string(\"{c}\", ','), '~')"
         if c == "family_part_tokens"
         else f"coalesce(cast(\"{c}\" as varchar), '~')"
-        for c in PROFILE_COLUMNS
-        if not c.endswith("_bloom")
+        for c in OUTPUT_COLUMNS
+        if c not in BLOOM_COLUMNS
     )
     con.execute(
         f"""
@@ -132,8 +141,8 @@ def link_encoded(
         """
     )
     profile_columns = ", ".join(
-        f'any_value("{c}")::bit as "{c}"' if c.endswith("_bloom") else f'any_value("{c}") as "{c}"'
-        for c in PROFILE_COLUMNS
+        _bloom_columns(c) if c in BLOOM_COLUMNS else f'any_value("{c}") as "{c}"'
+        for c in OUTPUT_COLUMNS
     )
     con.execute(
         f"""
@@ -145,8 +154,35 @@ def link_encoded(
         """
     )
     fields = present_fields(con)
-    db_api = DuckDBAPI(con)
-    profiles = db_api.register("profiles")
+    with ExitStack() as stack:
+        stack.callback(con.close)
+        spark_dir = (spill_to or model_path.parent / "spill") / "spark"
+        splink_on = open_backend(backend, con, memory_limit, spark_dir, spark_master)
+        stack.callback(splink_on.close)
+        return _link_profiles(con, splink_on, fields, model_path, retrain, seed, fingerprint)
+
+
+def _bloom_columns(column: str) -> str:
+    """A Bloom filter (FIXED_SIZE_BINARY) as its BIGINT words, big-endian, and its bit count."""
+    words = ", ".join(
+        f'any_value("{column}")[{8 * i + 1}:{8 * i + 8}]::bit::bigint as "{word}"'
+        for i, word in enumerate(bloom_words(column))
+    )
+    return f'{words}, bit_count(any_value("{column}")::bit)::integer as "{bloom_bits(column)}"'
+
+
+def _link_profiles(
+    con: duckdb.DuckDBPyConnection,
+    splink_on,
+    fields: frozenset[str],
+    model_path: Path,
+    retrain: bool,
+    seed: int,
+    fingerprint: str,
+) -> Clustering:
+    """Train or load the model, predict, choose the threshold and cluster: Splink on the
+    backend, everything else on `con`, which holds `profiles` and `records`."""
+    profiles = splink_on.profiles(con)
     trained = retrain or not model_path.exists()
     blocks: list[Rule] = []
     untrained: list[str] = []
@@ -171,33 +207,37 @@ def link_encoded(
             unique_id_column_name=UNIQUE_ID,
             record_sample_proportion=min(1.0, COUNT_SAMPLE_PROFILES / max(n_profiles, 1)),
         )
-    predictions = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
-    threshold = expected_f1_threshold(con, predictions.physical_name)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=threshold
+    predicted = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
+    predictions = splink_on.local(
+        con,
+        predicted,
+        [f"{UNIQUE_ID}_l", f"{UNIQUE_ID}_r", "match_probability", "match_weight", "match_key"],
+    )
+    threshold = expected_f1_threshold(con, predictions)
+    clusters = splink_on.local(
+        con,
+        linker.clustering.cluster_pairwise_predictions_at_threshold(
+            predicted, threshold_match_probability=threshold
+        ),
+        [UNIQUE_ID, "cluster_id"],
     )
     pairs = con.sql(
         f"select count(*), count(*) filter (where match_probability >= {threshold}) "
-        f"from {predictions.physical_name}"
+        f"from {predictions}"
     ).fetchall()[0]
     records = con.sql(
         f"""
         select r.source, r.record_id, c.cluster_id
         from records r
         join profiles p using (identity_key)
-        join {clusters.physical_name} c on c.{UNIQUE_ID} = p.{UNIQUE_ID}
+        join {clusters} c on c.{UNIQUE_ID} = p.{UNIQUE_ID}
         """
     ).df()
-    scored = dict(
-        con.sql(
-            f"select match_key, count(*) from {predictions.physical_name} group by all"
-        ).fetchall()
-    )
+    scored = dict(con.sql(f"select match_key, count(*) from {predictions} group by all").fetchall())
     weights = con.sql(
         f"select floor(match_weight / {WEIGHT_BIN}) * {WEIGHT_BIN} as low, count(*) "
-        f"from {predictions.physical_name} group by all order by low"
+        f"from {predictions} group by all order by low"
     ).fetchall()
-    con.close()
     # What the model says of itself, truth or no truth: the pairs each rule would and did
     # score, and how the match weights fall (a well-separated model leaves few between).
     diagnostics = Diagnostics(
@@ -325,9 +365,10 @@ def _train(
             # evidence at all.
             if not level.get("is_null_level") and level.get("u_probability") is None:
                 level["u_probability"] = 1 / U_PAIRS
+    duckdb_sql = level_sql(fields)
     for name in NAME_COMPARISONS:
         if name in comparisons:
-            _set_u_from_distinct_people(con, comparisons[name])
+            _set_u_from_distinct_people(con, comparisons[name], duckdb_sql[name])
     _set_u_of_name_and_dob_levels(comparisons)
     for name in untrained:
         _set_fallback_m(comparisons[name])
@@ -451,23 +492,28 @@ def _set_u_of_name_and_dob_levels(comparisons: dict[str, dict]) -> None:
             found["u_probability"] = share
 
 
-def _set_u_from_distinct_people(con: duckdb.DuckDBPyConnection, comparison: dict) -> None:
+def _set_u_from_distinct_people(
+    con: duckdb.DuckDBPyConnection, comparison: dict, duckdb_sql: list[str]
+) -> None:
     """u of a name comparison's levels among pairs with the same date of birth but different
     NHS or NI numbers: different people, compared as the salted names can only be compared.
+    The pairs are counted on DuckDB, with each level's condition in its dialect (`duckdb_sql`,
+    in the comparison's order), whichever backend Splink trains on.
 
     Random sampling cannot give it: names are compared only where dates of birth agree, and
     a random pair that agrees on date of birth is mostly one person twice, so its u would be
     the m. Where too few such pairs exist (a small town), the shares measured on the demo town
     of 50,000 people stand in.
     """
+    conditions = dict(zip(map(id, comparison["comparison_levels"]), duckdb_sql, strict=True))
     levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
     cases = " ".join(
-        f"when {lvl['sql_condition']} then {i}"
+        f"when {conditions[id(lvl)]} then {i}"
         for i, lvl in enumerate(levels)
-        if lvl["sql_condition"] != "ELSE"
+        if conditions[id(lvl)] != "ELSE"
     )
     null = next(
-        lvl["sql_condition"] for lvl in comparison["comparison_levels"] if lvl.get("is_null_level")
+        conditions[id(lvl)] for lvl in comparison["comparison_levels"] if lvl.get("is_null_level")
     )
     pairs = ", ".join(f'l."{c}" as "{c}_l", r."{c}" as "{c}_r"' for c in PROFILE_COLUMNS)
     counts = dict(
