@@ -93,6 +93,8 @@ class SparkBackend:
             .config("spark.driver.memory", spark_memory(memory_limit))
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
+            # No Hive metastore (Derby) to start: Splink's tables are temporary views.
+            .config("spark.sql.catalogImplementation", "in-memory")
             .config("spark.local.dir", str(work_dir / "local"))
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         )
