@@ -57,6 +57,9 @@ def naive_encode(secret: bytes, row: dict) -> dict:
     out = {
         "nhs_token": tok("nhs", row["nhs_number"]),
         "ni_token": tok("ni", row["ni_number"]),
+        "ni_masked_tokens": [tok("ni_masked", ni[:i] + "*" + ni[i + 1 :]) for i in range(len(ni))]
+        if (ni := row["ni_number"])
+        else None,
         "given_token": tok("name", salt, given and given.replace(" ", "")),
         "given_canon_token": tok("name_canon", salt, canon),
         "given_phonetic_token": tok("name_phonetic", salt, sounds[0]),
@@ -67,6 +70,8 @@ def naive_encode(secret: bytes, row: dict) -> dict:
             dict.fromkeys(tok("name_part", salt, p) for p in (family or "").split()[:4])
         ),
         "family_bloom": naive_bloom(secret, family, salt),
+        "given_pc_token": tok("name_pc", canon, postcode if postcode and " " in postcode else None),
+        "family_pc_token": tok("name_pc", flat, postcode if postcode and " " in postcode else None),
         "postcode_token": tok("postcode", postcode if postcode and " " in postcode else None),
         "postcode_sector_token": tok(
             "postcode_sector",

@@ -70,6 +70,7 @@ the key and share no bit meaning across dates of birth.
 OUTPUT_COLUMNS: Final = (
     "nhs_token",
     "ni_token",
+    "ni_masked_tokens",
     "given_token",
     "given_canon_token",
     "given_phonetic_token",
@@ -93,6 +94,8 @@ OUTPUT_COLUMNS: Final = (
     "sound_ym_token",
     "sound_md_token",
     "sound_yd_token",
+    "given_pc_token",
+    "family_pc_token",
     "postcode_token",
     "postcode_sector_token",
     "postcode_district_token",
@@ -122,7 +125,9 @@ OUTPUT_DTYPES: Final = {
     "given_bloom": pd.ArrowDtype(BLOOM_TYPE),
     "family_bloom": pd.ArrowDtype(BLOOM_TYPE),
     "family_part_tokens": pd.ArrowDtype(PARTS_TYPE),
+    "ni_masked_tokens": pd.ArrowDtype(PARTS_TYPE),
 }
+LIST_COLUMNS: Final = tuple(c for c, t in OUTPUT_DTYPES.items() if t == pd.ArrowDtype(PARTS_TYPE))
 
 
 # --- the key ---------------------------------------------------------------------------------
@@ -462,7 +467,9 @@ class IdentityEncoder:
 
         out: dict[str, pa.Array] = {}
         out["nhs_token"] = _Distinct.of(strings("nhs_number")).map(tok("nhs"))
-        out["ni_token"] = _Distinct.of(strings("ni_number")).map(tok("ni"))
+        ni = _Distinct.of(strings("ni_number"))
+        out["ni_token"] = ni.map(tok("ni"))
+        out["ni_masked_tokens"] = ni.map(_masked(tok("ni_masked")), PARTS_TYPE)
         dob = _iso_dates(table.get("date_of_birth"), n)
         salt = pc.fill_null(dob, "")
         given, family = strings("given_name"), strings("family_name")
@@ -473,8 +480,9 @@ class IdentityEncoder:
         sound = pc.binary_join_element_wise(
             *(_Distinct.of(n).map(_phonetic, pa.string()) for n in (given, family)), SEP
         )
-        out.update(_encode_name_dob(canon, family, sound, dob, tok))
-        out.update(_encode_postcode(_Distinct.of(strings("postcode")), tok))
+        postcode = strings("postcode")
+        out.update(_encode_composites(canon, family, sound, dob, postcode, tok))
+        out.update(_encode_postcode(_Distinct.of(postcode), tok))
         return pd.DataFrame(
             {name: _series(out[name], table.index, OUTPUT_DTYPES[name]) for name in OUTPUT_COLUMNS},
             index=table.index,
@@ -560,6 +568,12 @@ def _encode_name(
     return out
 
 
+def _masked(token: Callable[[str], str]) -> Callable[[str], list[str]]:
+    """The tokens of a number with each character in turn masked: two numbers one mistyped
+    character apart share exactly one (an NI number has no check digit to catch the slip)."""
+    return lambda value: [token(value[:i] + "*" + value[i + 1 :]) for i in range(len(value))]
+
+
 def _part(name: str, i: int) -> str | None:
     parts = name.split()
     return parts[i] if i < len(parts) else None
@@ -586,25 +600,36 @@ def _encode_dob(dob: pa.Array, tok: _Tokens) -> dict[str, pa.Array]:
     return {"dob_token": dates.map(fn), "dob_swap_token": dates.map(swapped)}
 
 
-def _encode_name_dob(
-    canon: pa.Array, family: pa.Array, sound: pa.Array, dob: pa.Array, tok: _Tokens
+def _encode_composites(
+    canon: pa.Array,
+    family: pa.Array,
+    sound: pa.Array,
+    dob: pa.Array,
+    postcode: pa.Array,
+    tok: _Tokens,
 ) -> dict[str, pa.Array]:
-    """Composites of a name and part of the date of birth: near-unique per person, so they
-    leak no frequency, yet they match when one part of a date of birth is wrong. The name is
-    the whole name (canonical given and family), either alone, or the two names' phonetic codes
-    (`sound`), which also survive a typo in either name."""
+    """Composites of a name with part of the date of birth, or with the full postcode: near-
+    unique per person (or household), so they leak no frequency, yet they match where the date
+    of birth is wrong in one part, or wrong altogether at the same address, where the names,
+    salted with the date, cannot be compared. The name is the whole name (canonical given and
+    family), either alone, or the two names' phonetic codes (`sound`), which also survive a
+    typo in either name."""
     family = pc.replace_substring(family, " ", "")
     names = {"name": pc.binary_join_element_wise(canon, family, SEP), "given": canon,
              "family": family, "sound": sound}  # fmt: skip
     year, month, day = (pc.utf8_slice_codeunits(dob, a, b) for a, b in ((0, 4), (5, 7), (8, 10)))
-    parts = {"ym": (year, month), "md": (month, day), "yd": (year, day), "year": (year,)}
+    full = pc.if_else(pc.match_substring(postcode, " "), postcode, pa.scalar(None, pa.string()))
+    parts = {"ym": (year, month), "md": (month, day), "yd": (year, day), "year": (year,),
+             "pc": (full,)}  # fmt: skip
     out = {}
     for column in OUTPUT_COLUMNS:
         who, _, rest = column.partition("_")
         part = rest.removesuffix("_token")
         if who in names and part in parts:
             joined = pc.binary_join_element_wise(names[who], *parts[part], SEP)
-            out[column] = _Distinct.of(joined).map(tok(column.removesuffix("_token")))
+            # Given and family names at a postcode share a domain, so a swap shows there too.
+            domain = "name_pc" if part == "pc" else column.removesuffix("_token")
+            out[column] = _Distinct.of(joined).map(tok(domain))
     return out
 
 

@@ -60,7 +60,7 @@ EVENT_START = {
 }
 """Each source's event date (sources.yaml `event.start`): the date age_at_event is taken on."""
 
-IDENTITY = ["record_id", "given_name", "family_name", "sex", "date_of_birth"]
+IDENTITY = ["record_id", "given_name", "family_name", "sex", "date_of_birth", "postcode"]
 
 
 # --- reading the zones -----------------------------------------------------------------------
@@ -68,7 +68,7 @@ IDENTITY = ["record_id", "given_name", "family_name", "sex", "date_of_birth"]
 
 def read_standardised(home: Path) -> pd.DataFrame:
     """Every source's standardised rows: source, record_id (text), names, sex, dob (ISO text or
-    null) and the event date (ISO text)."""
+    null), postcode and the event date (ISO text)."""
     frames = []
     for folder in sorted((Path(home) / "secure" / "standardised").iterdir()):
         if not folder.is_dir():
@@ -86,6 +86,7 @@ def read_standardised(home: Path) -> pd.DataFrame:
                         "family_name": df["family_name"].astype(object).to_numpy(),
                         "sex": df["sex"].astype(object).to_numpy(),
                         "dob": _iso(df["date_of_birth"]),
+                        "postcode": df["postcode"].astype(object).to_numpy(),
                         "event_date": _iso(df[event]),
                     }
                 )
@@ -229,6 +230,19 @@ def _with_date_part(who: str, part: str) -> Callable[[pd.DataFrame], pd.Series]:
     return plaintext
 
 
+def _with_postcode(who: str) -> Callable[[pd.DataFrame], pd.Series]:
+    """The plaintext of a name-and-postcode composite: the name, then the full postcode."""
+
+    def plaintext(r: pd.DataFrame) -> pd.Series:
+        name = _canon(r) if who == "given" else _nospace(r["family_name"])
+        full = r["postcode"].map(lambda p: p if isinstance(p, str) and " " in p else None)
+        return pd.Series(
+            [n and p and f"{n} {p}" for n, p in zip(name, full, strict=True)], index=r.index
+        )
+
+    return plaintext
+
+
 PLAINTEXT: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
     "given_token": ("given", lambda r: _nospace(r["given_name"])),
     "given_canon_token": ("given", _canon),
@@ -242,6 +256,7 @@ PLAINTEXT: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
         for who, field in (("given", "given"), ("family", "family"), ("sound", "family"))
         for part in ("ym", "md", "yd")
     },
+    **{f"{who}_pc_token": (who, _with_postcode(who)) for who in ("given", "family")},
 }
 """Each name-ish token column: which name, and the plaintext it encodes (the guess is scored
 against this plaintext of the record's true name; for a composite of a name and part of the

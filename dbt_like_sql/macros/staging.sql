@@ -10,3 +10,13 @@
         locality,
         {{ to_int('imd_decile') }} as imd_decile
 {%- endmacro -%}
+
+{#- Every record's versions across extract months, newest first (version_rank 1 wins); records
+    that did not link to a person are left out. Reads the CTE `source`. -#}
+{%- macro latest_versions() -%}
+select
+        *,
+        row_number() over (partition by record_id order by extract_month desc) as version_rank
+    from source
+    where person_id is not null
+{%- endmacro -%}

@@ -137,6 +137,18 @@ benefits as (
 unioned ({{ columns | join(', ') }}) as (
     {%- for src in declared_sources | selectattr('event') %}
     {% if not loop.first %}union all {% endif %}select * from {{ src.name }}{{ '' if src.hand_written else '_events' }}
+    {%- else %}
+    -- Identity-only sources alone: no events, in the events' types.
+    select
+        cast(null as bigint), cast(null as varchar), cast(null as varchar),
+        cast(null as varchar), cast(null as varchar), cast(null as date), cast(null as date),
+        cast(null as varchar), cast(null as integer), cast(null as varchar),
+        cast(null as varchar), cast(null as varchar), cast(null as integer),
+        {%- for _ in range(17) %}
+        cast(null as boolean),
+        {%- endfor %}
+        cast(null as date)
+    where 1 = 0
     {%- endfor %}
 ),
 

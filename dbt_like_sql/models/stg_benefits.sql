@@ -5,11 +5,7 @@ with source as (
 ),
 
 latest as (
-    select
-        *,
-        row_number() over (partition by record_id order by extract_month desc) as version_rank
-    from source
-    where person_id is not null
+    {{ latest_versions() }}
 ),
 
 typed as (

@@ -117,16 +117,36 @@ def _rule(sql: str, *needs: str, fixes: tuple[str, ...] = ()) -> Rule:
     return Rule(sql, frozenset(needs), frozenset(fixes))
 
 
-def _dice(column: str) -> str:
-    """Dice of two Bloom filters, 2|A∩B| / (|A|+|B|), over their words (see BLOOM_WORDS).
+def _dice(column: str, other: str | None = None) -> str:
+    """Dice of the left record's Bloom filter `column` and the right's `other` (or the same),
+    2|A∩B| / (|A|+|B|), over their words (see BLOOM_WORDS).
 
     Each bit_count is cast to INTEGER (DuckDB's is TINYINT, and 512 bits overflow it), and the
     quotient is taken in DOUBLE (Spark divides a DECIMAL 2.0 to 6 places): the same value in
     both, and the one DuckDB gave over BIT values.
     """
-    common = " + ".join(f"cast(bit_count({w}_l & {w}_r) as int)" for w in bloom_words(column))
-    bits = bloom_bits(column)
-    return f"(cast(2 * ({common}) as double) / nullif({bits}_l + {bits}_r, 0))"
+    right = other or column
+    common = " + ".join(
+        f"cast(bit_count({a}_l & {b}_r) as int)"
+        for a, b in zip(bloom_words(column), bloom_words(right), strict=True)
+    )
+    bits = f"{bloom_bits(column)}_l + {bloom_bits(right)}_r"
+    return f"(cast(2 * ({common}) as double) / nullif({bits}, 0))"
+
+
+# Given and family names swapped, one of them also misspelt or spelt another way (AISHA SHAH
+# against SHAH AYESHA): given and family names share their encodings' domains, so one record's
+# given name can be compared with the other's family name.
+SWAPPED_ONE_VARIED = (
+    "(given_token_l = family_token_r AND "
+    f"{_dice('family_bloom', 'given_bloom')} >= 0.4) OR "
+    "(family_token_l = given_token_r AND "
+    f"{_dice('given_bloom', 'family_bloom')} >= 0.4) OR "
+    "(given_token_r = family_token_l AND "
+    f"{_dice('given_bloom', 'family_bloom')} >= 0.4) OR "
+    "(family_token_r = given_token_l AND "
+    f"{_dice('family_bloom', 'given_bloom')} >= 0.4)"
+)
 
 
 def _level(sql: str, label: str) -> cll.CustomLevel:
@@ -157,7 +177,11 @@ def _given_name(fields: frozenset[str]) -> cl.CustomComparison:
         comparison_levels=[
             _name_null("given_token"),
             _exact("given_token"),
-            *([_swapped()] if "family_name" in fields else []),
+            *(
+                [_swapped(), _level(SWAPPED_ONE_VARIED, "swapped, one name varied")]
+                if "family_name" in fields
+                else []
+            ),
             _exact("given_canon_token", "same canonical name"),
             _level(f"{_dice('given_bloom')} >= 0.8", "Dice >= 0.8"),
             _exact("given_phonetic_token", "same phonetic code"),
@@ -172,9 +196,14 @@ def _family_name(fields: frozenset[str]) -> cl.CustomComparison:
         output_column_name="family_name",
         comparison_description="family name tokens, shared parts, phonetics and Bloom Dice",
         comparison_levels=[
-            _name_null("family_token"),
+            # The given name comparison scores a swap (exact, or with one name varied); here
+            # it is no evidence, where "else" would count the same two names against the pair
+            # and a second swapped level would count them twice.
+            cll.Or(
+                _name_null("family_token"),
+                *([_level(SWAPPED_ONE_VARIED, "")] if "given_name" in fields else []),
+            ).configure(is_null_level=True, label_for_charts="null, dates differ, or swapped"),
             _exact("family_token"),
-            *([_swapped()] if "given_name" in fields else []),
             _level(f"{_dice('family_bloom')} >= 0.8", "Dice >= 0.8"),
             cll.ArrayIntersectLevel("family_part_tokens", min_intersection=1).configure(
                 label_for_charts="a shared part"
@@ -251,6 +280,41 @@ def _postcode() -> cl.CustomComparison:
     )
 
 
+def _names_at_postcode(fields: frozenset[str]) -> cl.CustomComparison:
+    """The names of two records at one full postcode whose dates of birth differ: there the
+    salted names cannot be compared, and a wrong or missing date would otherwise hide that
+    the same names live at the same address. Where the dates agree, the name comparisons
+    already carry the names, so this one says nothing (its null level), nor across postcodes,
+    which the postcode comparison scores."""
+    given, family = "given_pc_token", "family_pc_token"
+    both = {"given_name", "family_name"} <= fields
+    return cl.CustomComparison(
+        output_column_name="names_at_postcode",
+        comparison_description="names at the same full postcode, where dates of birth differ",
+        comparison_levels=[
+            cll.CustomLevel(
+                "postcode_token_l IS NULL OR postcode_token_r IS NULL "
+                f"OR postcode_token_l <> postcode_token_r OR NOT ({DOB_DIFFERS})",
+                label_for_charts="null, another postcode, or dates of birth agree",
+            ).configure(is_null_level=True),
+            *(
+                [
+                    _level(
+                        f"({given}_l = {given}_r AND {family}_l = {family}_r) "
+                        f"OR ({given}_l = {family}_r AND {family}_l = {given}_r)",
+                        "both names",
+                    )
+                ]
+                if both
+                else []
+            ),
+            *([_exact(family, "family name")] if "family_name" in fields else []),
+            *([_exact(given, "given name")] if "given_name" in fields else []),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def comparisons(fields: frozenset[str]) -> list[cl.CustomComparison]:
     """One comparison per identity field present (sex is never encoded)."""
     built = {
@@ -260,16 +324,26 @@ def comparisons(fields: frozenset[str]) -> list[cl.CustomComparison]:
             "NHS number token",
         ),
         "ni_number": lambda: cl.CustomComparison(
-            [cll.NullLevel("ni_token"), _exact("ni_token"), cll.ElseLevel()],
+            [
+                cll.NullLevel("ni_token"),
+                _exact("ni_token"),
+                cll.ArrayIntersectLevel("ni_masked_tokens", min_intersection=1).configure(
+                    label_for_charts="one character apart"
+                ),
+                cll.ElseLevel(),
+            ],
             "ni_token",
-            "NI number token",
+            "NI number token: exact, or one character apart",
         ),
         "given_name": lambda: _given_name(fields),
         "family_name": lambda: _family_name(fields),
         "date_of_birth": lambda: _date_of_birth(fields),
         "postcode": _postcode,
     }
-    return [make() for field, make in built.items() if field in fields]
+    made = [make() for field, make in built.items() if field in fields]
+    if "postcode" in fields and fields & NAMES:
+        made.append(_names_at_postcode(fields))
+    return made
 
 
 def level_sql(fields: frozenset[str], dialect: str = "duckdb") -> dict[str, list[str]]:
@@ -330,6 +404,8 @@ BLOCKING_RULES = (
     _rule("l.name_year_token = r.name_year_token", *NAMES_AND_DOB),
     *_COMPOSITES,
     _rule("l.dob_swap_token = r.dob_token", "date_of_birth"),
+    _rule("l.family_pc_token = r.family_pc_token", "family_name", "postcode"),
+    _rule("l.given_pc_token = r.given_pc_token", "given_name", "postcode"),
 )
 
 # Rules that admit almost no false matches, for the prior (probability two records match); the

@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from splink import Linker
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
-from placelink.encode import OUTPUT_COLUMNS, file_key_fingerprint
+from placelink.encode import LIST_COLUMNS, OUTPUT_COLUMNS, file_key_fingerprint
 from placelink.errors import ConfigError
 from placelink.link.backends import open_backend
 from placelink.link.model import (
@@ -51,12 +51,20 @@ from placelink.link.model import (
 PREDICT_THRESHOLD = 0.5  # pairs scored below this are not kept
 COUNT_SAMPLE_PROFILES = 200_000  # profiles a side when counting each rule's comparisons
 WEIGHT_BIN = 2.0  # match-weight bins of the diagnostics' histogram
-NAME_COMPARISONS = ("given_name", "family_name")
+# Comparisons whose u comes from pairs of different people sharing a token (see
+# _set_u_from_distinct_people): the names within a date of birth, the names at a postcode.
+U_FROM_DISTINCT_PEOPLE = {
+    "given_name": "dob_token",
+    "family_name": "dob_token",
+    "names_at_postcode": "postcode_token",
+}
 U_PAIRS = 2_000_000  # random pairs for u
 MIN_U_PAIRS = 1000  # fewer pairs of different people than this: NAME_U_FALLBACK
 # u of each agreeing name level, measured among 46,958 pairs of different people sharing a date
-# of birth in the demo town of 50,000 people (2026-12-01); else takes the rest.
+# of birth in the demo town of 50,000 people (2026-12-01), and among pairs of different people
+# at one postcode with different dates of birth (2026-12-02); else takes the rest.
 NAME_U_FALLBACK = {
+    "names_at_postcode": {"both names": 0.0002, "family name": 0.0238, "given name": 0.0086},
     "given_name": {
         "exact": 0.0094,
         "given and family swapped": 0.00004,
@@ -128,7 +136,7 @@ def link_encoded(
     columns = ", ".join(f'"{c}"' for c in OUTPUT_COLUMNS)
     identity = ", ".join(
         f"coalesce(array_to_string(\"{c}\", ','), '~')"
-        if c == "family_part_tokens"
+        if c in LIST_COLUMNS
         else f"coalesce(cast(\"{c}\" as varchar), '~')"
         for c in OUTPUT_COLUMNS
         if c not in BLOOM_COLUMNS
@@ -366,10 +374,11 @@ def _train(
             if not level.get("is_null_level") and level.get("u_probability") is None:
                 level["u_probability"] = 1 / U_PAIRS
     duckdb_sql = level_sql(fields)
-    for name in NAME_COMPARISONS:
+    for name, shared in U_FROM_DISTINCT_PEOPLE.items():
         if name in comparisons:
-            _set_u_from_distinct_people(con, comparisons[name], duckdb_sql[name])
+            _set_u_from_distinct_people(con, comparisons[name], shared, duckdb_sql[name])
     _set_u_of_name_and_dob_levels(comparisons)
+    _set_u_of_both_names_at_postcode(comparisons)
     for name in untrained:
         _set_fallback_m(comparisons[name])
     linker = Linker(profiles, model, log_level=logging.WARNING)
@@ -492,18 +501,35 @@ def _set_u_of_name_and_dob_levels(comparisons: dict[str, dict]) -> None:
             found["u_probability"] = share
 
 
-def _set_u_from_distinct_people(
-    con: duckdb.DuckDBPyConnection, comparison: dict, duckdb_sql: list[str]
-) -> None:
-    """u of a name comparison's levels among pairs with the same date of birth but different
-    NHS or NI numbers: different people, compared as the salted names can only be compared.
-    The pairs are counted on DuckDB, with each level's condition in its dialect (`duckdb_sql`,
-    in the comparison's order), whichever backend Splink trains on.
+def _set_u_of_both_names_at_postcode(comparisons: dict[str, dict]) -> None:
+    """u of "both names" at a postcode: the u of the given name there times that of the family
+    name, as independence has it. Measured directly it is mostly one person twice, with an NHS
+    or NI number mistyped, which reads as two people (a household shares a family name and
+    rarely a given name, so few different people agree on both)."""
+    levels = {
+        lvl["label_for_charts"]: lvl
+        for lvl in comparisons.get("names_at_postcode", {}).get("comparison_levels", [])
+    }
+    if {"both names", "given name", "family name"} <= set(levels):
+        levels["both names"]["u_probability"] = (
+            levels["given name"]["u_probability"] * levels["family name"]["u_probability"]
+        )
 
-    Random sampling cannot give it: names are compared only where dates of birth agree, and
-    a random pair that agrees on date of birth is mostly one person twice, so its u would be
-    the m. Where too few such pairs exist (a small town), the shares measured on the demo town
-    of 50,000 people stand in.
+
+def _set_u_from_distinct_people(
+    con: duckdb.DuckDBPyConnection, comparison: dict, shared: str, duckdb_sql: list[str]
+) -> None:
+    """u of a comparison's levels among pairs that share the token `shared` (a date of birth,
+    a postcode) but have different NHS or NI numbers: different people, compared as the
+    comparison can only compare them. The pairs are counted on DuckDB, with each level's
+    condition in its dialect (`duckdb_sql`, in the comparison's order), whichever backend
+    Splink trains on.
+
+    Random sampling cannot give it: names are compared only where dates of birth agree (or, at
+    a postcode, where they differ), and a random pair that agrees on date of birth or postcode
+    is mostly one person twice, so its u would be the m. Where too few such pairs exist (a
+    small town, no NHS or NI numbers), the shares measured on the demo town of 50,000 people
+    stand in.
     """
     conditions = dict(zip(map(id, comparison["comparison_levels"]), duckdb_sql, strict=True))
     levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
@@ -522,7 +548,7 @@ def _set_u_from_distinct_people(
             with different_people as (
                 select {pairs}
                 from profiles l join profiles r
-                  on l.dob_token = r.dob_token and l.{UNIQUE_ID} < r.{UNIQUE_ID}
+                  on l.{shared} = r.{shared} and l.{UNIQUE_ID} < r.{UNIQUE_ID}
                 where coalesce(l.nhs_token <> r.nhs_token, false)
                    or coalesce(l.ni_token <> r.ni_token, false)
             )

@@ -41,12 +41,14 @@ def linkage_quality(
     )
     subgroups = ["all", "age_band", "sex", "deprivation_quintile"]
     if truth is not None:
+        # A truth of the user's own need hold only the person; a generated one has name origin.
+        extra = [c for c in ("name_origin",) if c in truth]
         frame = frame.merge(
-            truth[["source", "record_id", "true_person_id", "name_origin"]],
+            truth[["source", "record_id", "true_person_id", *extra]],
             on=["source", "record_id"],
             how="left",
         )
-        subgroups.append("name_origin")
+        subgroups += extra
     frame["linked_other_source"] = frame["person_id"].map(sources_per_person(frame)) > 1
     per_source_person = frame.groupby(["source", "person_id"])["record_id"].transform("size")
     frame["linked_within_source"] = per_source_person > 1

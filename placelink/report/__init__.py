@@ -289,7 +289,9 @@ def _linkage_section(settings: Settings) -> dict | None:
             if column != "neighbourhood"
             for value, score in values.items()
         }
-        scores = pd.Series(subgroup_f1)
+        scores = pd.Series(subgroup_f1, dtype="float64")
+        if scores.empty:  # a truth of the user's own, with no subgroup columns
+            return section
         # From just below the lowest score, not from 0: a one-point gap between groups shows.
         low = max(0.0, min(scores.min(), 0.99) - 0.01)
         section["f1_chart"] = _chart_bars(

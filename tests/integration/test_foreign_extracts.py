@@ -53,3 +53,24 @@ def test_a_foreign_shape_links_end_to_end(shape, tmp_path, capsys, monkeypatch):
     assert some_names
     words = set(re.findall(r"[A-Z]+", out.upper()))
     assert not words & some_names
+
+
+def test_identity_only_sources_run_to_the_report(tmp_path, capsys, monkeypatch):
+    """No event, no reference data, a truth with no subgroups: the models, publishing and the
+    report run all the same, with floors set for what names and dates alone can do."""
+    monkeypatch.delenv("PLACELINK_SOURCES", raising=False)
+    monkeypatch.setenv("PLACELINK_LINKAGE_MIN_RECALL", "0.8")
+    monkeypatch.setenv("PLACELINK_LINKAGE_MIN_PAIR_F1", "0.88")
+    names = SHAPES["names_and_dob"](tmp_path)
+    settings = Settings.from_env(environ={}, home=tmp_path)
+    init_keys(settings)
+
+    code = main(["run", "--home", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    spine = pd.read_parquet(settings.published / "person" / "person_spine.parquet")
+    assert len(spine) > 0
+    quality = pd.read_parquet(settings.published / "aggregate" / "linkage_quality.parquet")
+    assert set(quality["source"]) == set(names)
+    assert (settings.reports / "quality" / "index.html").exists()
+    assert "postcodes.csv not found" in out

@@ -262,7 +262,8 @@ def test_names_are_salted_with_the_date_of_birth():
     out = e.encode_identities(
         _table(given_name=["JOHN"] * 3, family_name=["SMITH"] * 3, date_of_birth=dobs), KEY
     )
-    composites = ("_ym_token", "_md_token", "_yd_token")  # a name with part of the date
+    # A name with part of the date, or with the postcode.
+    composites = ("_ym_token", "_md_token", "_yd_token", "_pc_token")
     salted = [
         c
         for c in e.OUTPUT_COLUMNS
@@ -272,6 +273,25 @@ def test_names_are_salted_with_the_date_of_birth():
         assert out[column].iloc[0] == out[column].iloc[1], column
         assert out[column].iloc[0] != out[column].iloc[2], column
     assert e.dice(out["given_bloom"].iloc[0], out["given_bloom"].iloc[2]) < 0.5
+
+
+def test_name_and_postcode_composites_match_whatever_the_date_of_birth():
+    """A wrong date of birth at the same full postcode still shows the same names; a district
+    alone (no full postcode) makes no such composite."""
+    out = e.encode_identities(
+        _table(
+            given_name=["BILL", "WILLIAM", "BILL"],
+            family_name=["SMITH"] * 3,
+            sex=["M"] * 3,
+            date_of_birth=[dt.date(1980, 3, 4), dt.date(1991, 7, 9), dt.date(1980, 3, 4)],
+            postcode=["LS1 4AB", "LS1 4AB", "LS1"],
+        ),
+        KEY,
+    )
+    for column in ("given_pc_token", "family_pc_token"):
+        assert out[column].iloc[0] == out[column].iloc[1], column  # canonical BILL = WILLIAM
+        assert pd.isna(out[column].iloc[2]), column
+    assert out["given_token"].iloc[0] != out["given_token"].iloc[1]  # salted: not comparable
 
 
 def test_name_and_date_composites_survive_one_wrong_part():
@@ -480,3 +500,15 @@ def test_one_encoder_over_batches_encodes_as_a_single_batch_would(rows, cut):
     pd.testing.assert_frame_equal(
         pd.concat(batches, ignore_index=True), whole.reset_index(drop=True)
     )
+
+
+def test_ni_numbers_one_character_apart_share_exactly_one_masked_token():
+    out = e.encode_identities(
+        _table(ni_number=["AB123456C", "AB123457C", "AB123456C", "ZY987654A"]), KEY
+    )
+    masked = [set(v) for v in out["ni_masked_tokens"]]
+    assert len(masked[0]) == 9
+    assert len(masked[0] & masked[1]) == 1  # one mistyped digit
+    assert masked[0] == masked[2]
+    assert not masked[0] & masked[3]
+    assert out["ni_token"].iloc[0] != out["ni_token"].iloc[1]

@@ -47,9 +47,19 @@ def test_one_name_drops_the_levels_that_need_both():
 def test_every_field_keeps_the_demo_model():
     levels = _levels(EVERY_FIELD)
     assert set(levels) == {
-        "nhs_token", "ni_token", "given_name", "family_name", "date_of_birth", "postcode"
+        "nhs_token", "ni_token", "given_name", "family_name", "date_of_birth", "postcode",
+        "names_at_postcode",
     }  # fmt: skip
-    assert "given and family swapped" in levels["family_name"]
+    # A swap is scored once, by the given name; the family name takes it as no evidence.
+    assert "given and family swapped" in levels["given_name"]
+    assert "swapped, one name varied" in levels["given_name"]
+    assert not any("swapped" in label for label in levels["family_name"][1:])
+
+
+def test_names_at_a_postcode_need_a_postcode_and_a_name():
+    assert "names_at_postcode" not in _levels(NAMES_AND_DOB)
+    levels = _levels(frozenset({"family_name", "date_of_birth", "postcode"}))
+    assert levels["names_at_postcode"][1:] == ["family name", "All other comparisons"]
 
 
 def test_the_prior_never_uses_a_rule_on_every_field_present():
