@@ -32,7 +32,10 @@ MIN_TRUE_PAIRS = 100  # a pair of sources with fewer true pairs is too small to 
 
 
 class LinkageConfig(Config):
-    retrain: bool = True
+    retrain: bool = True  # on a full link; an increment always predicts with the saved model
+    # A monthly run links only its new records against the last link's persons once there
+    # is one (placelink.link.incremental); full_relink links everything again and reconciles.
+    full_relink: bool = False
 
 
 def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
@@ -55,7 +58,11 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
     ):
         settings = placelink.settings()
         result = run_linkage(
-            settings, [encoded_path(settings, n) for n in names], context.run_id, config.retrain
+            settings,
+            [encoded_path(settings, n) for n in names],
+            context.run_id,
+            config.retrain,
+            full_relink=config.full_relink,
         )
         return MaterializeResult(
             metadata={
@@ -100,6 +107,8 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
                         f"| {k} | {v:.3f} |" for k, v in sorted(result.linked_other_source.items())
                     )
                 ),
+                "linkage_mode": MetadataValue.text(f"{result.mode} ({result.mode_reason})"),
+                "new_records": MetadataValue.int(result.new_records),
                 "model_trained_this_run": MetadataValue.bool(result.trained),
                 "key_fingerprint": MetadataValue.text(result.key_fingerprint),
                 "model": MetadataValue.path(str(result.model)),

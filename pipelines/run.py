@@ -75,6 +75,10 @@ class RunSummary:
                     **self.linkage
                 )
             )
+            if "linkage_mode" in self.linkage:
+                console.print(
+                    "linkage: {linkage_mode}, {new_records:,} new records".format(**self.linkage)
+                )
         if self.tables:
             console.print(f"published {len(self.tables)} tables:")
             for t in self.tables:
@@ -106,7 +110,11 @@ def open_instance(settings: Settings) -> DagsterInstance:
 
 
 def run_pipeline(
-    settings: Settings, until: str = "report", retrain: bool = True, start: str = "pull"
+    settings: Settings,
+    until: str = "report",
+    retrain: bool = True,
+    start: str = "pull",
+    full_relink: bool = False,
 ) -> RunSummary:
     """Materialise every step from `start` to `until` for every landed month.
 
@@ -132,7 +140,8 @@ def run_pipeline(
     check_months(months, resolve_period(settings))  # one line, not Dagster's CheckError
     defs = build_definitions(home=str(settings.home))
     selection = AssetSelection.key_prefixes(*[[p] for s in steps for p in STEPS[s]])
-    ops = {_op_name(RECORD_LINKS): LinkageConfig(retrain=retrain)} if "link" in steps else {}
+    linkage = LinkageConfig(retrain=retrain, full_relink=full_relink)
+    ops = {_op_name(RECORD_LINKS): linkage} if "link" in steps else {}
     # Through the named job, so the run shows under monthly_job in the UI like a scheduled one.
     job = defs.resolve_job_def("monthly_job")
     keys = selection.resolve(defs.resolve_asset_graph())

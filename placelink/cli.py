@@ -140,6 +140,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="predict with the saved linkage model instead of training it again (default: retrain)",
     )
+    r.add_argument(
+        "--full-relink",
+        action="store_true",
+        help="link every record again (and retrain, unless --no-retrain) instead of only the "
+        "records new since the last link (default: incremental once there is a last link)",
+    )
 
     e = command("evaluate", _evaluate, "pairwise precision, recall and F1 against truth")
     e.add_argument(
@@ -224,7 +230,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.run import run_pipeline
 
     summary = run_pipeline(
-        settings, until=args.until, retrain=not args.no_retrain, start=args.start
+        settings,
+        until=args.until,
+        retrain=not args.no_retrain,
+        start=args.start,
+        full_relink=args.full_relink,
     )
     print(summary.render())
     if summary.error:

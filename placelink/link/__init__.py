@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from placelink.files import write_parquet_atomic
+from placelink.link import incremental
 from placelink.link.person_index import assign_person_ids, sources_per_person
 from placelink.link.predict import Diagnostics, link_encoded
 from placelink.settings import Settings
@@ -35,6 +36,9 @@ class LinkageResult:
     record_links: Path
     person_index: Path
     model: Path
+    mode: str = "full"  # "full" or "incremental" (placelink.link.incremental)
+    mode_reason: str = ""  # why: "increment", or why a full link was needed
+    new_records: int = 0  # records this run found not yet in record_links (incremental)
 
 
 def record_links_path(settings: Settings) -> Path:
@@ -50,27 +54,62 @@ def model_path(settings: Settings) -> Path:
 
 
 def run_linkage(
-    settings: Settings, encoded_files: list[Path], run_id: str, retrain: bool = True
+    settings: Settings,
+    encoded_files: list[Path],
+    run_id: str,
+    retrain: bool = True,
+    full_relink: bool = True,
 ) -> LinkageResult:
-    """Link, keep the previous run's person_ids, and write record_links and person_index."""
-    clustering = link_encoded(
-        encoded_files,
-        model_path(settings),
-        retrain=retrain,
-        memory_limit=settings.link_memory_limit,
-        spill_to=settings.linkage / "spill",
-        backend=settings.link_backend,
-        spark_master=settings.spark_master,
-    )
+    """Link, keep the previous run's person_ids, and write record_links and person_index.
+
+    With full_relink False, a run that finds the last link's state links only the records new
+    since then (placelink.link.incremental), with the saved model; otherwise, or where an
+    increment cannot stand in for a full link, everything is linked (and trained if `retrain`).
+    """
     links_file, index_file = record_links_path(settings), person_index_path(settings)
-    previous = (
-        (pd.read_parquet(links_file), pd.read_parquet(index_file))
-        if links_file.exists() and index_file.exists()
-        else (None, None)
+    model = model_path(settings)
+    # Increments run Splink on DuckDB against the saved model: on Spark, every run links in full.
+    full_relink = full_relink or settings.link_backend != "duckdb"
+    plan = incremental.plan_linkage(
+        settings, encoded_files, model, links_file, index_file, full_relink
     )
-    links, index = assign_person_ids(clustering.records, run_id, *previous)
+    part = incremental.state_dir(settings) / f".{run_id}.profiles.staged"
+    increment = None
+    if plan.incremental:
+        try:
+            increment = incremental.link_increment(
+                settings, plan, model, links_file, index_file,
+                settings.link_memory_limit, settings.linkage / "spill", part, run_id,
+            )  # fmt: skip
+        except incremental.IncrementRefused as refused:
+            plan = incremental.Plan(False, str(refused))
+    if increment is not None:  # the increment assigned person ids itself, as below would
+        clustering, links, index = increment.clustering, increment.links, increment.index
+    else:
+        clustering = link_encoded(
+            encoded_files,
+            model,
+            retrain=retrain,
+            memory_limit=settings.link_memory_limit,
+            spill_to=settings.linkage / "spill",
+            backend=settings.link_backend,
+            spark_master=settings.spark_master,
+            profiles_out=part,
+        )
+        previous = (
+            (pd.read_parquet(links_file), pd.read_parquet(index_file))
+            if links_file.exists() and index_file.exists()
+            else (None, None)
+        )
+        links, index = assign_person_ids(clustering.records, run_id, *previous)
     write_parquet_atomic(pa.Table.from_pandas(links, preserve_index=False), links_file)
     write_parquet_atomic(pa.Table.from_pandas(index, preserve_index=False), index_file)
+    incremental.save_state(
+        settings, part, None if increment else clustering.records, links, model,
+        clustering.threshold,
+        clustering.diagnostics.fields, clustering.key_fingerprint, run_id,
+        plan.state if plan.incremental else None,
+    )  # fmt: skip
     sources = sources_per_person(links)
     return LinkageResult(
         records=len(links),
@@ -93,5 +132,8 @@ def run_linkage(
         },
         record_links=links_file,
         person_index=index_file,
-        model=model_path(settings),
+        model=model,
+        mode="incremental" if plan.incremental else "full",
+        mode_reason=plan.reason,
+        new_records=plan.new_records if plan.incremental else len(links),
     )

@@ -26,7 +26,7 @@ from splink import DuckDBAPI
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from placelink.errors import ConfigError
-from placelink.link.model import DOB_BLOCK, PROFILE_COLUMNS, UNIQUE_ID
+from placelink.link.model import DOB_BLOCK, SPLINK_COLUMNS, UNIQUE_ID
 
 SPARK_LOCAL_PARTITIONS = 8  # shuffle partitions in local mode (Spark's 200 are for clusters)
 
@@ -107,7 +107,7 @@ class SparkBackend:
         self.db_api = SparkAPI(spark_session=self.spark, register_udfs_automatically=False)
 
     def profiles(self, con: duckdb.DuckDBPyConnection) -> SplinkDataFrame:
-        columns = ", ".join(f'"{c}"' for c in (UNIQUE_ID, *PROFILE_COLUMNS, DOB_BLOCK))
+        columns = ", ".join(f'"{c}"' for c in (UNIQUE_ID, *SPLINK_COLUMNS, DOB_BLOCK))
         table = con.sql(f"select {columns} from profiles order by {UNIQUE_ID}").to_arrow_table()
         return self.db_api.register(table, table_name="profiles")
 

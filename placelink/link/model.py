@@ -46,11 +46,14 @@ def bloom_bits(column: str) -> str:
     return f"{column}_bits"
 
 
-# Columns that identify a profile: one row per distinct encoded identity, the encodings with
-# each Bloom filter as its words and bit count.
-PROFILE_COLUMNS = tuple(
+# Columns that identify a profile: one row per distinct encoded identity.
+PROFILE_COLUMNS = OUTPUT_COLUMNS
+
+# The columns of a profile Splink reads: the encodings, each Bloom filter as its words and bit
+# count (the profiles table keeps the filter's bytes as well, for the saved state).
+SPLINK_COLUMNS = tuple(
     column
-    for encoding in OUTPUT_COLUMNS
+    for encoding in PROFILE_COLUMNS
     for column in (
         [*bloom_words(encoding), bloom_bits(encoding)] if encoding in BLOOM_COLUMNS else [encoding]
     )

@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 from splink import Linker
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
-from placelink.encode import LIST_COLUMNS, OUTPUT_COLUMNS, file_key_fingerprint
+from placelink.encode import LIST_COLUMNS, file_key_fingerprint
 from placelink.errors import ConfigError
 from placelink.link.backends import open_backend
 from placelink.link.model import (
@@ -35,6 +35,7 @@ from placelink.link.model import (
     FIELD_COLUMNS,
     PROFILE_COLUMNS,
     SAME_YEAR,
+    SPLINK_COLUMNS,
     TRAINING_BLOCKS,
     TWO_OF_THREE_PARTS,
     UNIQUE_ID,
@@ -68,6 +69,7 @@ NAME_U_FALLBACK = {
     "given_name": {
         "exact": 0.0094,
         "given and family swapped": 0.00004,
+        "swapped, one name varied": 0.00002,
         "same canonical name": 0.0011,
         "Dice >= 0.8": 0.0003,
         "same phonetic code": 0.0011,
@@ -82,6 +84,18 @@ NAME_U_FALLBACK = {
         "Dice >= 0.5": 0.0049,
     },
 }
+
+
+# A record's profile: the md5 of its encodings but the Bloom filters (made from the same names).
+IDENTITY_KEY_SQL = "md5(concat_ws('|', {}))".format(
+    ", ".join(
+        f"coalesce(array_to_string(\"{c}\", ','), '~')"
+        if c in LIST_COLUMNS
+        else f"coalesce(cast(\"{c}\" as varchar), '~')"
+        for c in PROFILE_COLUMNS
+        if not c.endswith("_bloom")
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -117,13 +131,16 @@ def link_encoded(
     spill_to: Path | None = None,
     backend: str = "duckdb",
     spark_master: str = "local[2]",
+    profiles_out: Path | None = None,
 ) -> Clustering:
     """Link every encoded record across and within sources; save or reuse the model.
 
     DuckDB holds to `memory_limit` and spills to `spill_to` beyond it, so a large town slows
     down rather than exhausting the machine. Splink runs on `backend` (placelink.link.backends):
     DuckDB, or Spark at `spark_master` with the same memory for its driver; profiles, the
-    names' u and the threshold are DuckDB's either way.
+    names' u and the threshold are DuckDB's either way. With `profiles_out`, every profile's
+    encodings and cluster_id are written there too: the state a monthly increment links
+    against (placelink.link.incremental).
     """
     fingerprint = key_of_files(encoded_files)
     con = duckdb.connect()
@@ -133,25 +150,15 @@ def link_encoded(
         spill_to.mkdir(mode=0o700, parents=True, exist_ok=True)
         con.execute(f"SET temp_directory = '{spill_to}'")
     files = ", ".join(f"'{p}'" for p in encoded_files)
-    columns = ", ".join(f'"{c}"' for c in OUTPUT_COLUMNS)
-    identity = ", ".join(
-        f"coalesce(array_to_string(\"{c}\", ','), '~')"
-        if c in LIST_COLUMNS
-        else f"coalesce(cast(\"{c}\" as varchar), '~')"
-        for c in OUTPUT_COLUMNS
-        if c not in BLOOM_COLUMNS
-    )
+    columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
     con.execute(
         f"""
         create table records as
-        select source, record_id, md5(concat_ws('|', {identity})) as identity_key, {columns}
+        select source, record_id, {IDENTITY_KEY_SQL} as identity_key, {columns}
         from read_parquet([{files}], union_by_name = true)
         """
     )
-    profile_columns = ", ".join(
-        _bloom_columns(c) if c in BLOOM_COLUMNS else f'any_value("{c}") as "{c}"'
-        for c in OUTPUT_COLUMNS
-    )
+    profile_columns = ", ".join(_profile_column(c) for c in PROFILE_COLUMNS)
     con.execute(
         f"""
         create table profiles as
@@ -167,16 +174,26 @@ def link_encoded(
         spark_dir = (spill_to or model_path.parent / "spill") / "spark"
         splink_on = open_backend(backend, con, memory_limit, spark_dir, spark_master)
         stack.callback(splink_on.close)
-        return _link_profiles(con, splink_on, fields, model_path, retrain, seed, fingerprint)
+        return _link_profiles(
+            con, splink_on, fields, model_path, retrain, seed, fingerprint, profiles_out
+        )
 
 
-def _bloom_columns(column: str) -> str:
-    """A Bloom filter (FIXED_SIZE_BINARY) as its BIGINT words, big-endian, and its bit count."""
+def _profile_column(column: str) -> str:
+    """A profile's encoding, and a Bloom filter's words and bit count beside it as well."""
+    value = f'any_value("{column}")'
+    words = f", {bloom_word_columns(value, column)}" if column in BLOOM_COLUMNS else ""
+    return f'{value} as "{column}"{words}'
+
+
+def bloom_word_columns(expression: str, column: str) -> str:
+    """DuckDB SQL for a Bloom filter (64 bytes, `expression`) as Splink reads it: its BIGINT
+    words, big-endian (placelink.link.model.bloom_words), and its count of set bits."""
     words = ", ".join(
-        f'any_value("{column}")[{8 * i + 1}:{8 * i + 8}]::bit::bigint as "{word}"'
+        f'({expression})[{8 * i + 1}:{8 * i + 8}]::bit::bigint as "{word}"'
         for i, word in enumerate(bloom_words(column))
     )
-    return f'{words}, bit_count(any_value("{column}")::bit)::integer as "{bloom_bits(column)}"'
+    return f'{words}, bit_count(({expression})::bit)::integer as "{bloom_bits(column)}"'
 
 
 def _link_profiles(
@@ -187,6 +204,7 @@ def _link_profiles(
     retrain: bool,
     seed: int,
     fingerprint: str,
+    profiles_out: Path | None,
 ) -> Clustering:
     """Train or load the model, predict, choose the threshold and cluster: Splink on the
     backend, everything else on `con`, which holds `profiles` and `records`."""
@@ -246,6 +264,9 @@ def _link_profiles(
         f"select floor(match_weight / {WEIGHT_BIN}) * {WEIGHT_BIN} as low, count(*) "
         f"from {predictions} group by all order by low"
     ).fetchall()
+    if profiles_out is not None:
+        clustered = f"(select {UNIQUE_ID}, cluster_id from {clusters})"
+        write_profiles(con, f"profiles join {clustered} using ({UNIQUE_ID})", profiles_out)
     # What the model says of itself, truth or no truth: the pairs each rule would and did
     # score, and how the match weights fall (a well-separated model leaves few between).
     diagnostics = Diagnostics(
@@ -261,6 +282,19 @@ def _link_profiles(
     )
     return Clustering(
         records, n_profiles, pairs[0], pairs[1], trained, threshold, fingerprint, diagnostics
+    )
+
+
+def write_profiles(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> None:
+    """Write profile_id, identity_key, cluster_id and the encodings of `source` (a table or a
+    join holding them) to Parquet, Bloom filters back as bytes."""
+    encodings = ", ".join(
+        f'"{c}"::blob as "{c}"' if c.endswith("_bloom") else f'"{c}"' for c in PROFILE_COLUMNS
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"copy (select {UNIQUE_ID}, identity_key, cluster_id, {encodings} from {source}) "
+        f"to '{path}' (format parquet)"
     )
 
 
@@ -541,7 +575,7 @@ def _set_u_from_distinct_people(
     null = next(
         conditions[id(lvl)] for lvl in comparison["comparison_levels"] if lvl.get("is_null_level")
     )
-    pairs = ", ".join(f'l."{c}" as "{c}_l", r."{c}" as "{c}_r"' for c in PROFILE_COLUMNS)
+    pairs = ", ".join(f'l."{c}" as "{c}_l", r."{c}" as "{c}_r"' for c in SPLINK_COLUMNS)
     counts = dict(
         con.sql(
             f"""
@@ -565,7 +599,7 @@ def _set_u_from_distinct_people(
         shares = [max(counts.get(i, 0), 1) / total for i in range(len(levels))]
     else:
         agreeing = NAME_U_FALLBACK[comparison["output_column_name"]]
-        shares = [agreeing.get(lvl["label_for_charts"], 0.0) for lvl in levels[:-1]]
+        shares = [agreeing.get(lvl["label_for_charts"], 1 / U_PAIRS) for lvl in levels[:-1]]
         shares.append(1 - sum(shares))
     for level, share in zip(levels, shares, strict=True):
         level["u_probability"] = share

@@ -132,7 +132,7 @@ def test_dice_over_bloom_words_equals_dice_over_the_whole_filter():
 
     from placelink.encode import BLOOM_BYTES, dice
     from placelink.link.model import _dice
-    from placelink.link.predict import _bloom_columns
+    from placelink.link.predict import bloom_word_columns
 
     rng = np.random.default_rng(3)
     # Sparse to dense filters; the dense pair shares far more than 127 bits.
@@ -146,7 +146,8 @@ def test_dice_over_bloom_words_equals_dice_over_the_whole_filter():
     )
     con = duckdb.connect()
     con.register("t", table)
-    con.execute(f"create table p as select id, {_bloom_columns('given_bloom')} from t group by id")
+    words = bloom_word_columns('any_value("given_bloom")', "given_bloom")
+    con.execute(f"create table p as select id, {words} from t group by id")
     columns = [c for c in con.table("p").columns if c != "id"]
     pairs = ", ".join(f'l."{c}" as "{c}_l", r."{c}" as "{c}_r"' for c in columns)
     got = con.sql(

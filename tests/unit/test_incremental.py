@@ -1,0 +1,96 @@
+"""The pieces of a monthly increment that need no town: rules, rows, merged persons."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from placelink.encode import OUTPUT_COLUMNS
+from placelink.link.incremental import _current_person, _mirrored, assign_increment, read_rows
+from placelink.link.person_index import assign_person_ids
+
+
+def test_a_one_sided_rule_is_also_tried_the_other_way_round():
+    rules = [
+        "l.nhs_token = r.nhs_token",
+        "l.dob_token = r.dob_token AND l.given_phonetic_token = r.family_phonetic_token",
+        "l.dob_swap_token = r.dob_token",
+    ]
+    assert _mirrored(rules) == [
+        "l.nhs_token = r.nhs_token",
+        "l.dob_token = r.dob_token AND l.given_phonetic_token = r.family_phonetic_token",
+        "l.dob_token = r.dob_token AND l.family_phonetic_token = r.given_phonetic_token",
+        "l.dob_swap_token = r.dob_token",
+        "l.dob_token = r.dob_swap_token",
+    ]
+
+
+def test_read_rows_reads_the_rows_asked_for_across_row_groups(tmp_path):
+    n = 1000
+    table = pa.table(
+        {
+            "source": ["s"] * n,
+            "record_id": [f"r{i}" for i in range(n)],
+            **{c: [None] * n for c in OUTPUT_COLUMNS},
+        }
+    )
+    path = tmp_path / "encoded.parquet"
+    pq.write_table(table, path, row_group_size=128)
+    rows = pd.Series([3, 127, 128, 640, 999]).to_numpy()
+    assert read_rows(path, rows).column("record_id").to_pylist() == [f"r{i}" for i in rows]
+
+
+def test_every_person_id_ever_given_maps_to_the_live_person_it_merged_into():
+    index = pd.DataFrame(
+        {
+            "person_id": [1, 2, 3, 4, 5],
+            "merged_into": pd.array([pd.NA, 1, 2, pd.NA, pd.NA], dtype="Int64"),
+        }
+    )
+    assert _current_person(index).to_dict() == {1: 1, 2: 1, 3: 1, 4: 4, 5: 5}
+
+
+def test_an_increment_assigns_person_ids_as_the_person_index_would():
+    previous_links = pd.DataFrame(
+        {
+            "source": ["s"] * 5,
+            "record_id": ["a1", "a2", "b1", "c1", "d1"],
+            "person_id": [1, 1, 2, 3, 5],
+            "first_seen_run": ["r1", "r1", "r1", "r2", "r2"],
+        }
+    )
+    previous_index = pd.DataFrame(
+        {
+            "person_id": pd.array([1, 2, 3, 4, 5], dtype="int64"),
+            "created_run": pd.array(["r1", "r1", "r1", "r1", "r2"], dtype="string"),
+            "merged_into": pd.array([pd.NA, pd.NA, pd.NA, 3, pd.NA], dtype="Int64"),
+        }
+    )
+    # Person 2 merges into 1 through a new record; n2 and n3 make a person, n4 another.
+    clusters = pd.DataFrame(
+        {
+            "source": ["s"] * 9,
+            "record_id": ["a1", "a2", "b1", "c1", "d1", "n1", "n4", "n3", "n2"],
+            "cluster_id": [1, 1, 1, 3, 5, 1, -2, -1, -1],
+        }
+    )
+    con = duckdb.connect()
+    first_seen = previous_links.set_index("record_id")["first_seen_run"]
+    clustered = clusters.assign(first_seen_run=clusters["record_id"].map(first_seen).fillna("r3"))
+    con.register("clustered_view", clustered)
+    con.execute("create table clustered as select * from clustered_view")
+    con.execute("create table remap as select 2::bigint as person_id, 1::bigint as cluster_id")
+    links, index = assign_increment(con, previous_index, "r3")
+    expected_links, expected_index = assign_person_ids(
+        clusters, "r3", previous_links, previous_index
+    )
+    pd.testing.assert_frame_equal(
+        links.astype({"source": "string", "record_id": "string"}),
+        expected_links.astype({"source": "string", "record_id": "string"}),
+    )
+    pd.testing.assert_frame_equal(index, expected_index)
+    assert links.set_index("record_id").person_id.to_dict() == {
+        "a1": 1, "a2": 1, "b1": 1, "c1": 3, "d1": 5, "n1": 1, "n2": 6, "n3": 6, "n4": 7,
+    }  # fmt: skip
