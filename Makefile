@@ -1,4 +1,4 @@
-# Each target makes .venv and installs the project (editable, with test extras) when missing
+# Each target makes .venv and installs the project (editable, with test and spark extras) when missing
 # or when pyproject.toml changed since the last install.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,7 +12,7 @@ PEOPLE ?= 50000
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# System packages for the browser and PostgreSQL tests; installs only what is missing.
+# System packages for the browser, PostgreSQL and Spark tests; installs only what is missing.
 sysdeps:
 	@bash tools/sysdeps.sh
 

@@ -1,6 +1,7 @@
 """Pairwise accuracy, wall time and peak memory: placelink's link step against plaintext Splink.
 
     .venv/bin/python benchmarks/bench_linkage.py [--home DIR] [--people 50000] [--repeat 1]
+        [--backend duckdb|spark|both]
 
 The baseline is benchmarks/plaintext_recipe.py: a careful Splink 5 model over the standardised
 plaintext (secure/standardised). placelink links only keyed encodings (linkage/encoded), with
@@ -19,6 +20,12 @@ placelink / plaintext of wall time, CPU time and peak memory. placelink's side i
 public run_linkage (Splink, then the stable person index and the linkage quality table), so it
 does a little more than the baseline; it writes its usual record_links, person_index and
 model.json under <home>/linkage, as `placelink run` would.
+
+--backend chooses where placelink's Splink runs (PLACELINK_LINK_BACKEND): DuckDB (the side
+"placelink"), Spark in local mode (the side "spark", which needs the `spark` extra and Java),
+or both, each side in its own child. Spark's work is done by a JVM the child starts, so each
+child's peak memory is that of its whole process tree (sampled every 0.2 s, and never below the
+child's own VmHWM) and its CPU time includes the JVM's.
 """
 
 from __future__ import annotations
@@ -31,12 +38,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SIDES = ("plaintext", "placelink")
+BACKEND_SIDES = {"duckdb": "placelink", "spark": "spark"}
 
 
 def _cpu_s() -> float:
@@ -47,6 +55,63 @@ def _cpu_s() -> float:
 def _peak_mib() -> float:
     status = Path("/proc/self/status").read_text()
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def _descendants() -> list[Path]:
+    """/proc folders of this process's descendants (Spark's JVM and its helpers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(Path("/proc") / str(child))
+            todo.append(child)
+    return found
+
+
+def _descendants_cpu_s() -> float:
+    """User and system seconds of the live descendants (rusage counts only reaped children)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in _descendants():
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+class _TreePeak:
+    """The largest resident memory of this process and its descendants, sampled."""
+
+    def __init__(self) -> None:
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            total = 0
+            for proc in [Path("/proc/self"), *_descendants()]:
+                try:
+                    status = (proc / "status").read_text()
+                except OSError:
+                    continue
+                if "VmRSS:" in status:
+                    total += int(status.split("VmRSS:")[1].split()[0])
+            self.peak_mib = max(self.peak_mib, total / 1024)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak_mib, _peak_mib())
 
 
 # --- the children ----------------------------------------------------------------------------
@@ -64,18 +129,21 @@ def _child_plaintext(home: Path, out: Path) -> dict:
     return {"wall_s": wall, "cpu_s": cpu, "peak_mib": peak}
 
 
-def _child_placelink(home: Path, out: Path) -> dict:
+def _child_placelink(home: Path, out: Path, backend: str = "duckdb") -> dict:
+    import dataclasses
+
     import pandas as pd
 
     from placelink.link import run_linkage
     from placelink.settings import Settings
 
-    settings = Settings.from_env(home=home)
+    settings = dataclasses.replace(Settings.from_env(home=home), link_backend=backend)
     encoded = sorted((home / "linkage" / "encoded").glob("*.parquet"))
+    tree = _TreePeak()
     began, cpu = time.perf_counter(), _cpu_s()
     result = run_linkage(settings, encoded, f"bench-{uuid.uuid4().hex[:8]}")
-    wall, cpu = time.perf_counter() - began, _cpu_s() - cpu
-    peak = _peak_mib()
+    wall, cpu = time.perf_counter() - began, _cpu_s() - cpu + _descendants_cpu_s()
+    peak = tree.stop()
     links = pd.read_parquet(result.record_links, columns=["source", "record_id", "person_id"])
     links.to_parquet(out, index=False)
     return {"wall_s": wall, "cpu_s": cpu, "peak_mib": peak}
@@ -84,6 +152,7 @@ def _child_placelink(home: Path, out: Path) -> dict:
 def _run_child(side: str, home: Path, out: Path) -> dict:
     done = subprocess.run(
         [sys.executable, __file__, "--child", side, "--home", str(home), "--out", str(out)],
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -127,22 +196,24 @@ def _score(path: Path, truth) -> dict:
     return {k: overall[k] for k in ("precision", "recall", "f1")}
 
 
-def _bench(home: Path, repeat: int) -> None:
+def _bench(home: Path, repeat: int, backends: tuple[str, ...] = ("duckdb",)) -> None:
     import pandas as pd
 
     # The plaintext recipe keeps the sources' record ids; placelink's links carry record
     # pseudonyms, scored against the truth the pseudonymise step keyed the same way.
+    sides = ("plaintext", *(BACKEND_SIDES[b] for b in backends))
+    keyed = pd.concat(
+        pd.read_parquet(f) for f in sorted((home / "content" / "_truth").glob("*.parquet"))
+    )
     truths = {
         "plaintext": pd.read_csv(home / "landing" / "_truth" / "truth.csv", dtype=str),
-        "placelink": pd.concat(
-            pd.read_parquet(f) for f in sorted((home / "content" / "_truth").glob("*.parquet"))
-        ),
+        **{side: keyed for side in sides[1:]},
     }
     truth = truths["plaintext"]
-    runs: dict[str, list[dict]] = {side: [] for side in SIDES}
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory(prefix="bench-linkage-") as tmp:
         for i in range(repeat):
-            for side in SIDES:
+            for side in sides:
                 out = Path(tmp) / f"{side}-{i}.parquet"
                 figures = _run_child(side, home, out)
                 figures.update(_score(out, truths[side]))
@@ -155,25 +226,32 @@ def _bench(home: Path, repeat: int) -> None:
                 )
     median = {
         side: {k: statistics.median(r[k] for r in runs[side]) for k in runs[side][0]}
-        for side in SIDES
+        for side in sides
     }
     print(f"\nmedians over {repeat} run(s), {len(truth):,} records with truth, home {home}")
     header = ("precision", "recall", "F1", "wall s", "cpu s", "peak MiB")
     print(f"{'side':10}" + "".join(f"{h:>11}" for h in header))
-    for side in SIDES:
+    for side in sides:
         m = median[side]
         print(
             f"{side:10}{m['precision']:11.5f}{m['recall']:11.5f}{m['f1']:11.5f}"
             f"{m['wall_s']:11.1f}{m['cpu_s']:11.1f}{m['peak_mib']:11.0f}"
         )
-    pl, pt = median["placelink"], median["plaintext"]
-    print(
-        f"placelink / plaintext: wall {pl['wall_s'] / pt['wall_s']:.2f}x, "
-        f"cpu {pl['cpu_s'] / pt['cpu_s']:.2f}x, "
-        f"peak memory {pl['peak_mib'] / pt['peak_mib']:.2f}x, "
-        f"F1 {pl['f1'] - pt['f1']:+.5f} ({'matches or beats' if pl['f1'] >= pt['f1'] else 'below'}"
-        " the plaintext baseline)"
-    )
+    pt = median["plaintext"]
+    for side in sides[1:]:
+        pl = median[side]
+        verdict = "matches or beats" if pl["f1"] >= pt["f1"] else "below"
+        print(
+            f"{side} / plaintext: wall {pl['wall_s'] / pt['wall_s']:.2f}x, "
+            f"cpu {pl['cpu_s'] / pt['cpu_s']:.2f}x, "
+            f"peak memory {pl['peak_mib'] / pt['peak_mib']:.2f}x, "
+            f"F1 {pl['f1'] - pt['f1']:+.5f} ({verdict} the plaintext baseline)"
+        )
+    if "placelink" in median and "spark" in median:
+        print(
+            f"spark - duckdb F1: {median['spark']['f1'] - median['placelink']['f1']:+.5f}; "
+            f"spark / duckdb wall {median['spark']['wall_s'] / median['placelink']['wall_s']:.2f}x"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,23 +259,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, help="a data home (default: a fresh temporary one)")
     parser.add_argument("--people", type=int, default=50_000, help="people in a generated town")
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--child", choices=SIDES, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--backend",
+        choices=("duckdb", "spark", "both"),
+        default="duckdb",
+        help="where placelink's Splink runs (PLACELINK_LINK_BACKEND); both: a side each",
+    )
+    parser.add_argument(
+        "--child", choices=("plaintext", *BACKEND_SIDES.values()), help=argparse.SUPPRESS
+    )
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child = _child_plaintext if args.child == "plaintext" else _child_placelink
-        print(json.dumps(child(args.home.resolve(), args.out)))
+        if args.child == "plaintext":
+            figures = _child_plaintext(args.home.resolve(), args.out)
+        else:
+            backend = next(b for b, side in BACKEND_SIDES.items() if side == args.child)
+            figures = _child_placelink(args.home.resolve(), args.out, backend)
+        print(json.dumps(figures))
         return 0
+    backends = ("duckdb", "spark") if args.backend == "both" else (args.backend,)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.home is not None:
         home = args.home.resolve()
         _prepare(home, args.people)
-        _bench(home, args.repeat)
+        _bench(home, args.repeat, backends)
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-linkage-home-") as tmp:
         _prepare(Path(tmp), args.people)
-        _bench(Path(tmp), args.repeat)
+        _bench(Path(tmp), args.repeat, backends)
     return 0
 
 

@@ -23,7 +23,8 @@ class Settings:
     release_key: str | None = field(default=None, repr=False)
     release_key_file: Path | None = None
     env: str = "development"
-    link_backend: str = "duckdb"
+    link_backend: str = "duckdb"  # where Splink runs: duckdb, or spark (the `spark` extra, Java)
+    spark_master: str = "local[2]"  # PLACELINK_SPARK_MASTER, with link_backend spark
     sdc_threshold: int = 8
     sdc_base: int = 5
     linkage_min_precision: float = 0.98
@@ -69,6 +70,7 @@ class Settings:
             release_key_file=Path(release_file) if release_file else None,
             env=run_env,
             link_backend=backend,
+            spark_master=(env.get("PLACELINK_SPARK_MASTER") or "local[2]").strip(),
             sdc_threshold=_int(env, "PLACELINK_SDC_THRESHOLD", 8),
             sdc_base=_int(env, "PLACELINK_SDC_BASE", 5),
             linkage_min_precision=_share(env, "PLACELINK_LINKAGE_MIN_PRECISION", 0.98),

@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from placelink.errors import ConfigError
 from placelink.files import write_parquet_atomic
 from placelink.link import incremental
 from placelink.link.person_index import assign_person_ids, sources_per_person
@@ -67,12 +66,10 @@ def run_linkage(
     since then (placelink.link.incremental), with the saved model; otherwise, or where an
     increment cannot stand in for a full link, everything is linked (and trained if `retrain`).
     """
-    if settings.link_backend != "duckdb":
-        raise ConfigError(
-            f"PLACELINK_LINK_BACKEND={settings.link_backend} is not available yet: use duckdb"
-        )
     links_file, index_file = record_links_path(settings), person_index_path(settings)
     model = model_path(settings)
+    # Increments run Splink on DuckDB against the saved model: on Spark, every run links in full.
+    full_relink = full_relink or settings.link_backend != "duckdb"
     plan = incremental.plan_linkage(
         settings, encoded_files, model, links_file, index_file, full_relink
     )
@@ -95,6 +92,8 @@ def run_linkage(
             retrain=retrain,
             memory_limit=settings.link_memory_limit,
             spill_to=settings.linkage / "spill",
+            backend=settings.link_backend,
+            spark_master=settings.spark_master,
             profiles_out=part,
         )
         previous = (

@@ -46,13 +46,15 @@ from scipy.sparse.csgraph import connected_components
 from splink import DuckDBAPI, Linker
 
 from placelink.files import write_text_atomic
-from placelink.link.model import DOB_BLOCK, FIELD_COLUMNS, PROFILE_COLUMNS, UNIQUE_ID
+from placelink.link.model import BLOOM_COLUMNS, DOB_BLOCK, FIELD_COLUMNS, PROFILE_COLUMNS, UNIQUE_ID
 from placelink.link.predict import (
     IDENTITY_KEY_SQL,
     PREDICT_THRESHOLD,
     WEIGHT_BIN,
     Clustering,
     Diagnostics,
+    _profile_column,
+    bloom_word_columns,
     key_of_files,
     write_profiles,
 )
@@ -249,7 +251,8 @@ def link_increment(
     current = _current_person(pd.read_parquet(index_file, columns=["person_id", "merged_into"]))
     con.register("current_person", current.rename_axis("stored").reset_index(name="person_id"))
     encodings = ", ".join(
-        f'k."{c}"::bit as "{c}"' if c.endswith("_bloom") else f'k."{c}"' for c in PROFILE_COLUMNS
+        f'k."{c}", {bloom_word_columns(f"k.{c}", c)}' if c in BLOOM_COLUMNS else f'k."{c}"'
+        for c in PROFILE_COLUMNS
     )
     con.execute(
         f"""
@@ -260,10 +263,7 @@ def link_increment(
     )
     con.unregister("current_person")
     first_new = con.sql(f"select coalesce(max({UNIQUE_ID}), 0) + 1 from known").fetchall()[0][0]
-    profile_columns = ", ".join(
-        f'any_value("{c}")::bit as "{c}"' if c.endswith("_bloom") else f'any_value("{c}") as "{c}"'
-        for c in PROFILE_COLUMNS
-    )
+    profile_columns = ", ".join(_profile_column(c) for c in PROFILE_COLUMNS)
     con.execute(
         f"""
         create table new_profiles as

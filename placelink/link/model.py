@@ -26,12 +26,38 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator
 
-from placelink.encode import OUTPUT_COLUMNS
+from placelink.encode import BLOOM_BITS, OUTPUT_COLUMNS
 
 UNIQUE_ID = "profile_id"
 
+# Bloom filters reach Splink as BIGINT words and a bit count, so that Dice is SQL that DuckDB
+# and Spark both run: Spark has no & on binary values, and both have & and bit_count on BIGINT.
+BLOOM_COLUMNS = tuple(c for c in OUTPUT_COLUMNS if c.endswith("_bloom"))
+BLOOM_WORDS = BLOOM_BITS // 64
+
+
+def bloom_words(column: str) -> list[str]:
+    """The BIGINT words a Bloom filter is carried in, first bits first."""
+    return [f"{column}_{i}" for i in range(BLOOM_WORDS)]
+
+
+def bloom_bits(column: str) -> str:
+    """The column holding a Bloom filter's count of set bits."""
+    return f"{column}_bits"
+
+
 # Columns that identify a profile: one row per distinct encoded identity.
 PROFILE_COLUMNS = OUTPUT_COLUMNS
+
+# The columns of a profile Splink reads: the encodings, each Bloom filter as its words and bit
+# count (the profiles table keeps the filter's bytes as well, for the saved state).
+SPLINK_COLUMNS = tuple(
+    column
+    for encoding in PROFILE_COLUMNS
+    for column in (
+        [*bloom_words(encoding), bloom_bits(encoding)] if encoding in BLOOM_COLUMNS else [encoding]
+    )
+)
 
 # The encoding whose filling says a field is present (a declared field may be empty throughout).
 FIELD_COLUMNS = {
@@ -95,11 +121,20 @@ def _rule(sql: str, *needs: str, fixes: tuple[str, ...] = ()) -> Rule:
 
 
 def _dice(column: str, other: str | None = None) -> str:
-    """Dice of the left record's Bloom filter `column` and the right's `other` (or the same)."""
-    left, right = f"{column}_l", f"{other or column}_r"
-    return (
-        f"(2.0 * bit_count({left} & {right}) / nullif(bit_count({left}) + bit_count({right}), 0))"
+    """Dice of the left record's Bloom filter `column` and the right's `other` (or the same),
+    2|A∩B| / (|A|+|B|), over their words (see BLOOM_WORDS).
+
+    Each bit_count is cast to INTEGER (DuckDB's is TINYINT, and 512 bits overflow it), and the
+    quotient is taken in DOUBLE (Spark divides a DECIMAL 2.0 to 6 places): the same value in
+    both, and the one DuckDB gave over BIT values.
+    """
+    right = other or column
+    common = " + ".join(
+        f"cast(bit_count({a}_l & {b}_r) as int)"
+        for a, b in zip(bloom_words(column), bloom_words(right), strict=True)
     )
+    bits = f"{bloom_bits(column)}_l + {bloom_bits(right)}_r"
+    return f"(cast(2 * ({common}) as double) / nullif({bits}, 0))"
 
 
 # Given and family names swapped, one of them also misspelt or spelt another way (AISHA SHAH
@@ -322,17 +357,26 @@ def comparisons(fields: frozenset[str]) -> list[cl.CustomComparison]:
     return made
 
 
+def level_sql(fields: frozenset[str], dialect: str = "duckdb") -> dict[str, list[str]]:
+    """Each comparison's level conditions in `dialect`, in order: the link step's own SQL over
+    the profiles runs on DuckDB whichever backend Splink ran on (its model holds that one's)."""
+    rendered = (creator.get_comparison(dialect) for creator in comparisons(fields))
+    return {
+        comparison.output_column_name: [lvl.sql_condition for lvl in comparison.comparison_levels]
+        for comparison in rendered
+    }
+
+
 def columns_read(fields: frozenset[str]) -> dict[str, frozenset[str]]:
     """The encodings each comparison reads: Splink trains no comparison on a block using one."""
-    reads = {}
-    for creator in comparisons(fields):
-        comparison = creator.get_comparison("duckdb")
-        reads[comparison.output_column_name] = frozenset(
+    return {
+        name: frozenset(
             column
-            for level in comparison.comparison_levels
-            for column in re.findall(r"\"?(\w+)_[lr]\b", level.sql_condition)
+            for condition in conditions
+            for column in re.findall(r"\"?(\w+)_[lr]\b", condition)
         )
-    return reads
+        for name, conditions in level_sql(fields).items()
+    }
 
 
 _COMPOSITES = tuple(

@@ -11,7 +11,7 @@ import json
 import logging
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,24 +20,30 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from splink import DuckDBAPI, Linker
+from splink import Linker
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
 from placelink.encode import LIST_COLUMNS, file_key_fingerprint
 from placelink.errors import ConfigError
+from placelink.link.backends import open_backend
 from placelink.link.model import (
     BLOCKING_RULES,
+    BLOOM_COLUMNS,
     DOB_BLOCK,
     DOB_M_FALLBACK,
     FALLBACK_TRAINING_BLOCKS,
     FIELD_COLUMNS,
     PROFILE_COLUMNS,
     SAME_YEAR,
+    SPLINK_COLUMNS,
     TRAINING_BLOCKS,
     TWO_OF_THREE_PARTS,
     UNIQUE_ID,
     Rule,
+    bloom_bits,
+    bloom_words,
     columns_read,
+    level_sql,
     prior_rules,
     splink_settings,
     usable,
@@ -123,14 +129,18 @@ def link_encoded(
     seed: int = 42,
     memory_limit: str = "3GB",
     spill_to: Path | None = None,
+    backend: str = "duckdb",
+    spark_master: str = "local[2]",
     profiles_out: Path | None = None,
 ) -> Clustering:
     """Link every encoded record across and within sources; save or reuse the model.
 
     DuckDB holds to `memory_limit` and spills to `spill_to` beyond it, so a large town slows
-    down rather than exhausting the machine. With `profiles_out`, every profile's encodings and
-    cluster_id are written there too: the state a monthly increment links against
-    (placelink.link.incremental).
+    down rather than exhausting the machine. Splink runs on `backend` (placelink.link.backends):
+    DuckDB, or Spark at `spark_master` with the same memory for its driver; profiles, the
+    names' u and the threshold are DuckDB's either way. With `profiles_out`, every profile's
+    encodings and cluster_id are written there too: the state a monthly increment links
+    against (placelink.link.incremental).
     """
     fingerprint = key_of_files(encoded_files)
     con = duckdb.connect()
@@ -148,10 +158,7 @@ def link_encoded(
         from read_parquet([{files}], union_by_name = true)
         """
     )
-    profile_columns = ", ".join(
-        f'any_value("{c}")::bit as "{c}"' if c.endswith("_bloom") else f'any_value("{c}") as "{c}"'
-        for c in PROFILE_COLUMNS
-    )
+    profile_columns = ", ".join(_profile_column(c) for c in PROFILE_COLUMNS)
     con.execute(
         f"""
         create table profiles as
@@ -162,8 +169,46 @@ def link_encoded(
         """
     )
     fields = present_fields(con)
-    db_api = DuckDBAPI(con)
-    profiles = db_api.register("profiles")
+    with ExitStack() as stack:
+        stack.callback(con.close)
+        spark_dir = (spill_to or model_path.parent / "spill") / "spark"
+        splink_on = open_backend(backend, con, memory_limit, spark_dir, spark_master)
+        stack.callback(splink_on.close)
+        return _link_profiles(
+            con, splink_on, fields, model_path, retrain, seed, fingerprint, profiles_out
+        )
+
+
+def _profile_column(column: str) -> str:
+    """A profile's encoding, and a Bloom filter's words and bit count beside it as well."""
+    value = f'any_value("{column}")'
+    words = f", {bloom_word_columns(value, column)}" if column in BLOOM_COLUMNS else ""
+    return f'{value} as "{column}"{words}'
+
+
+def bloom_word_columns(expression: str, column: str) -> str:
+    """DuckDB SQL for a Bloom filter (64 bytes, `expression`) as Splink reads it: its BIGINT
+    words, big-endian (placelink.link.model.bloom_words), and its count of set bits."""
+    words = ", ".join(
+        f'({expression})[{8 * i + 1}:{8 * i + 8}]::bit::bigint as "{word}"'
+        for i, word in enumerate(bloom_words(column))
+    )
+    return f'{words}, bit_count(({expression})::bit)::integer as "{bloom_bits(column)}"'
+
+
+def _link_profiles(
+    con: duckdb.DuckDBPyConnection,
+    splink_on,
+    fields: frozenset[str],
+    model_path: Path,
+    retrain: bool,
+    seed: int,
+    fingerprint: str,
+    profiles_out: Path | None,
+) -> Clustering:
+    """Train or load the model, predict, choose the threshold and cluster: Splink on the
+    backend, everything else on `con`, which holds `profiles` and `records`."""
+    profiles = splink_on.profiles(con)
     trained = retrain or not model_path.exists()
     blocks: list[Rule] = []
     untrained: list[str] = []
@@ -188,36 +233,40 @@ def link_encoded(
             unique_id_column_name=UNIQUE_ID,
             record_sample_proportion=min(1.0, COUNT_SAMPLE_PROFILES / max(n_profiles, 1)),
         )
-    predictions = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
-    threshold = expected_f1_threshold(con, predictions.physical_name)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=threshold
+    predicted = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
+    predictions = splink_on.local(
+        con,
+        predicted,
+        [f"{UNIQUE_ID}_l", f"{UNIQUE_ID}_r", "match_probability", "match_weight", "match_key"],
+    )
+    threshold = expected_f1_threshold(con, predictions)
+    clusters = splink_on.local(
+        con,
+        linker.clustering.cluster_pairwise_predictions_at_threshold(
+            predicted, threshold_match_probability=threshold
+        ),
+        [UNIQUE_ID, "cluster_id"],
     )
     pairs = con.sql(
         f"select count(*), count(*) filter (where match_probability >= {threshold}) "
-        f"from {predictions.physical_name}"
+        f"from {predictions}"
     ).fetchall()[0]
     records = con.sql(
         f"""
         select r.source, r.record_id, c.cluster_id
         from records r
         join profiles p using (identity_key)
-        join {clusters.physical_name} c on c.{UNIQUE_ID} = p.{UNIQUE_ID}
+        join {clusters} c on c.{UNIQUE_ID} = p.{UNIQUE_ID}
         """
     ).df()
-    scored = dict(
-        con.sql(
-            f"select match_key, count(*) from {predictions.physical_name} group by all"
-        ).fetchall()
-    )
+    scored = dict(con.sql(f"select match_key, count(*) from {predictions} group by all").fetchall())
     weights = con.sql(
         f"select floor(match_weight / {WEIGHT_BIN}) * {WEIGHT_BIN} as low, count(*) "
-        f"from {predictions.physical_name} group by all order by low"
+        f"from {predictions} group by all order by low"
     ).fetchall()
     if profiles_out is not None:
-        clustered = f"(select {UNIQUE_ID}, cluster_id from {clusters.physical_name})"
+        clustered = f"(select {UNIQUE_ID}, cluster_id from {clusters})"
         write_profiles(con, f"profiles join {clustered} using ({UNIQUE_ID})", profiles_out)
-    con.close()
     # What the model says of itself, truth or no truth: the pairs each rule would and did
     # score, and how the match weights fall (a well-separated model leaves few between).
     diagnostics = Diagnostics(
@@ -358,9 +407,10 @@ def _train(
             # evidence at all.
             if not level.get("is_null_level") and level.get("u_probability") is None:
                 level["u_probability"] = 1 / U_PAIRS
+    duckdb_sql = level_sql(fields)
     for name, shared in U_FROM_DISTINCT_PEOPLE.items():
         if name in comparisons:
-            _set_u_from_distinct_people(con, comparisons[name], shared)
+            _set_u_from_distinct_people(con, comparisons[name], shared, duckdb_sql[name])
     _set_u_of_name_and_dob_levels(comparisons)
     _set_u_of_both_names_at_postcode(comparisons)
     for name in untrained:
@@ -501,11 +551,13 @@ def _set_u_of_both_names_at_postcode(comparisons: dict[str, dict]) -> None:
 
 
 def _set_u_from_distinct_people(
-    con: duckdb.DuckDBPyConnection, comparison: dict, shared: str
+    con: duckdb.DuckDBPyConnection, comparison: dict, shared: str, duckdb_sql: list[str]
 ) -> None:
     """u of a comparison's levels among pairs that share the token `shared` (a date of birth,
     a postcode) but have different NHS or NI numbers: different people, compared as the
-    comparison can only compare them.
+    comparison can only compare them. The pairs are counted on DuckDB, with each level's
+    condition in its dialect (`duckdb_sql`, in the comparison's order), whichever backend
+    Splink trains on.
 
     Random sampling cannot give it: names are compared only where dates of birth agree (or, at
     a postcode, where they differ), and a random pair that agrees on date of birth or postcode
@@ -513,16 +565,17 @@ def _set_u_from_distinct_people(
     small town, no NHS or NI numbers), the shares measured on the demo town of 50,000 people
     stand in.
     """
+    conditions = dict(zip(map(id, comparison["comparison_levels"]), duckdb_sql, strict=True))
     levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
     cases = " ".join(
-        f"when {lvl['sql_condition']} then {i}"
+        f"when {conditions[id(lvl)]} then {i}"
         for i, lvl in enumerate(levels)
-        if lvl["sql_condition"] != "ELSE"
+        if conditions[id(lvl)] != "ELSE"
     )
     null = next(
-        lvl["sql_condition"] for lvl in comparison["comparison_levels"] if lvl.get("is_null_level")
+        conditions[id(lvl)] for lvl in comparison["comparison_levels"] if lvl.get("is_null_level")
     )
-    pairs = ", ".join(f'l."{c}" as "{c}_l", r."{c}" as "{c}_r"' for c in PROFILE_COLUMNS)
+    pairs = ", ".join(f'l."{c}" as "{c}_l", r."{c}" as "{c}_r"' for c in SPLINK_COLUMNS)
     counts = dict(
         con.sql(
             f"""

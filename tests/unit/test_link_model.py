@@ -122,3 +122,53 @@ def test_records_with_no_usable_identity_field_are_refused_with_one_message():
     con.execute("update profiles set postcode_district_token = 'x'")
     with pytest.raises(ConfigError, match="linkage needs"):
         present_fields(con)
+
+
+def test_dice_over_bloom_words_equals_dice_over_the_whole_filter():
+    """The portable Dice (BIGINT words, as Spark and DuckDB both run it) gives the filter's
+    Dice exactly, dense filters (more than 127 shared bits: DuckDB's TINYINT) and nulls too."""
+    import numpy as np
+    import pyarrow as pa
+
+    from placelink.encode import BLOOM_BYTES, dice
+    from placelink.link.model import _dice
+    from placelink.link.predict import bloom_word_columns
+
+    rng = np.random.default_rng(3)
+    # Sparse to dense filters; the dense pair shares far more than 127 bits.
+    filters = [np.packbits(rng.random(512) < d).tobytes() for d in (0.05, 0.1, 0.3, 0.9, 0.9)]
+    filters.append(filters[0])
+    table = pa.table(
+        {
+            "id": list(range(len(filters) + 1)),
+            "given_bloom": pa.array([*filters, None], pa.binary(BLOOM_BYTES)),
+        }
+    )
+    con = duckdb.connect()
+    con.register("t", table)
+    words = bloom_word_columns('any_value("given_bloom")', "given_bloom")
+    con.execute(f"create table p as select id, {words} from t group by id")
+    columns = [c for c in con.table("p").columns if c != "id"]
+    pairs = ", ".join(f'l."{c}" as "{c}_l", r."{c}" as "{c}_r"' for c in columns)
+    got = con.sql(
+        f"select l_id, r_id, {_dice('given_bloom')} from "
+        f"(select l.id as l_id, r.id as r_id, {pairs} from p l cross join p r)"
+    ).fetchall()
+    assert len(got) == len(table) ** 2
+    for left, right, value in got:
+        a, b = table["given_bloom"][left].as_py(), table["given_bloom"][right].as_py()
+        if a is None or b is None:
+            assert value is None
+        else:
+            assert value == dice(a, b)  # exactly: both are 2|A∩B| / (|A|+|B|) in doubles
+
+
+def test_the_model_sql_has_no_duckdb_only_functions_for_spark():
+    """Spark runs the same model: its rendering uses Spark's array functions, and nothing in
+    any level is DuckDB's alone (BIT casts, list functions, :: casts)."""
+    from placelink.link.model import level_sql
+
+    spark = " ".join(c for lvls in level_sql(EVERY_FIELD, "spark").values() for c in lvls).lower()
+    assert "array_intersect" in spark and "bit_count" in spark
+    for duckdb_only in ("::", "list_", "array_length", " bit)", "as bit"):
+        assert duckdb_only not in spark

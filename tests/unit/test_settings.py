@@ -22,6 +22,18 @@ def test_values_are_read_and_normalised(tmp_path):
     assert settings.linkage_min_recall == 0.9 and settings.link_memory_limit == "512MB"
 
 
+def test_the_link_backend_and_spark_master(tmp_path):
+    from placelink.link.backends import spark_memory
+
+    assert Settings.from_env(environ={}, home=tmp_path).link_backend == "duckdb"
+    settings = Settings.from_env(
+        environ={"PLACELINK_LINK_BACKEND": "spark", "PLACELINK_SPARK_MASTER": "local[4]"},
+        home=tmp_path,
+    )
+    assert (settings.link_backend, settings.spark_master) == ("spark", "local[4]")
+    assert [spark_memory(m) for m in ("3GB", "512MB", "1.5GB")] == ["3g", "512m", "1536m"]
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
