@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -31,18 +30,10 @@ import time
 import uuid
 from pathlib import Path
 
+from measure import cpu_s, peak_mib, run_child
+
 ROOT = Path(__file__).resolve().parents[1]
 LINKS = ("before", "incremental", "full")
-
-
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _peak_mib() -> float:
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
 def _child(home: Path, which: str, out: Path) -> dict:
@@ -53,15 +44,15 @@ def _child(home: Path, which: str, out: Path) -> dict:
 
     settings = Settings.from_env(home=home)
     encoded = sorted(settings.encoded.glob("*.parquet"))
-    began, cpu = time.perf_counter(), _cpu_s()
+    began, cpu = time.perf_counter(), cpu_s()
     result = run_linkage(
         settings,
         encoded,
         f"bench-{which}-{uuid.uuid4().hex[:8]}",
         full_relink=which != "incremental",
     )
-    wall, cpu = time.perf_counter() - began, _cpu_s() - cpu
-    peak = _peak_mib()
+    wall, cpu = time.perf_counter() - began, cpu_s() - cpu
+    peak = peak_mib()
     pd.read_parquet(result.record_links).to_parquet(out, index=False)
     return {
         "wall_s": wall,
@@ -74,19 +65,6 @@ def _child(home: Path, which: str, out: Path) -> dict:
         "pairs_scored": result.pairs_scored,
         "threshold": result.threshold,
     }
-
-
-def _run_child(home: Path, which: str, out: Path) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", which, "--home", str(home), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"the {which} link failed with exit code {done.returncode}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _placelink(*args: str, home: Path) -> float:
@@ -139,7 +117,7 @@ def _bench(home: Path) -> None:
                 "run", "--from", "pseudonymise", "--until", "pseudonymise", home=home
             )
             print(f"months before {last}: pseudonymised in {seconds:.1f}s", flush=True)
-            figures["before"] = _run_child(home, "before", Path(tmp) / "before.parquet")
+            figures["before"] = run_child(__file__, "before", home, Path(tmp) / "before.parquet")
         finally:
             for month_file in held.glob("*/*.parquet"):
                 month_file.rename(standardised / month_file.parent.name / month_file.name)
@@ -149,13 +127,15 @@ def _bench(home: Path) -> None:
         linkage = home / "linkage"
         saved = Path(tmp) / "linkage-before"
         shutil.copytree(linkage, saved, ignore=shutil.ignore_patterns("encoded", "spill"))
-        figures["incremental"] = _run_child(home, "incremental", Path(tmp) / "incremental.parquet")
+        figures["incremental"] = run_child(
+            __file__, home, "incremental", Path(tmp) / "incremental.parquet"
+        )
         for item in saved.iterdir():  # the full link starts from the same state
             target = linkage / item.name
             if target.is_dir():
                 shutil.rmtree(target)
             shutil.move(str(item), target)
-        figures["full"] = _run_child(home, "full", Path(tmp) / "full.parquet")
+        figures["full"] = run_child(__file__, "full", home, Path(tmp) / "full.parquet")
         truth = pd.concat(
             pd.read_parquet(f) for f in sorted((home / "content" / "_truth").glob("*.parquet"))
         )

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -43,18 +42,10 @@ import time
 import uuid
 from pathlib import Path
 
+from measure import cpu_s, peak_mib, run_child
+
 ROOT = Path(__file__).resolve().parents[1]
 BACKEND_SIDES = {"duckdb": "placelink", "spark": "spark"}
-
-
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _peak_mib() -> float:
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
 def _descendants() -> list[Path]:
@@ -74,7 +65,7 @@ def _descendants() -> list[Path]:
     return found
 
 
-def _descendants_cpu_s() -> float:
+def _descendantscpu_s() -> float:
     """User and system seconds of the live descendants (rusage counts only reaped children)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
@@ -111,7 +102,7 @@ class _TreePeak:
     def stop(self) -> float:
         self._stop.set()
         self._thread.join()
-        return max(self.peak_mib, _peak_mib())
+        return max(self.peak_mib, peak_mib())
 
 
 # --- the children ----------------------------------------------------------------------------
@@ -121,10 +112,10 @@ def _child_plaintext(home: Path, out: Path) -> dict:
     sys.path.insert(0, str(ROOT))
     from benchmarks.plaintext_recipe import link_plaintext
 
-    began, cpu = time.perf_counter(), _cpu_s()
+    began, cpu = time.perf_counter(), cpu_s()
     clusters = link_plaintext(home / "secure" / "standardised")
-    wall, cpu = time.perf_counter() - began, _cpu_s() - cpu
-    peak = _peak_mib()
+    wall, cpu = time.perf_counter() - began, cpu_s() - cpu
+    peak = peak_mib()
     clusters.rename(columns={"cluster_id": "person_id"}).to_parquet(out, index=False)
     return {"wall_s": wall, "cpu_s": cpu, "peak_mib": peak}
 
@@ -140,27 +131,13 @@ def _child_placelink(home: Path, out: Path, backend: str = "duckdb") -> dict:
     settings = dataclasses.replace(Settings.from_env(home=home), link_backend=backend)
     encoded = sorted((home / "linkage" / "encoded").glob("*.parquet"))
     tree = _TreePeak()
-    began, cpu = time.perf_counter(), _cpu_s()
+    began, cpu = time.perf_counter(), cpu_s()
     result = run_linkage(settings, encoded, f"bench-{uuid.uuid4().hex[:8]}")
-    wall, cpu = time.perf_counter() - began, _cpu_s() - cpu + _descendants_cpu_s()
+    wall, cpu = time.perf_counter() - began, cpu_s() - cpu + _descendantscpu_s()
     peak = tree.stop()
     links = pd.read_parquet(result.record_links, columns=["source", "record_id", "person_id"])
     links.to_parquet(out, index=False)
     return {"wall_s": wall, "cpu_s": cpu, "peak_mib": peak}
-
-
-def _run_child(side: str, home: Path, out: Path) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", side, "--home", str(home), "--out", str(out)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"the {side} child failed with exit code {done.returncode}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # --- the home --------------------------------------------------------------------------------
@@ -215,7 +192,7 @@ def _bench(home: Path, repeat: int, backends: tuple[str, ...] = ("duckdb",)) -> 
         for i in range(repeat):
             for side in sides:
                 out = Path(tmp) / f"{side}-{i}.parquet"
-                figures = _run_child(side, home, out)
+                figures = run_child(__file__, side, home, out)
                 figures.update(_score(out, truths[side]))
                 runs[side].append(figures)
                 print(

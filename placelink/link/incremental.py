@@ -56,6 +56,7 @@ from placelink.link.predict import (
     _profile_column,
     bloom_word_columns,
     key_of_files,
+    link_connection,
     write_profiles,
 )
 from placelink.settings import Settings
@@ -225,12 +226,7 @@ def link_increment(
     """
     state = plan.state
     assert state is not None and plan.new_rows is not None
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    if spill_to is not None:
-        spill_to.mkdir(mode=0o700, parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory = '{spill_to}'")
+    con = link_connection(memory_limit, spill_to)
     batches = [read_rows(path, rows) for path, rows in plan.new_rows.items()]
     arriving = pa.concat_tables(batches, promote_options="default") if batches else None
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)

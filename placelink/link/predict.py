@@ -143,12 +143,7 @@ def link_encoded(
     against (placelink.link.incremental).
     """
     fingerprint = key_of_files(encoded_files)
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    if spill_to is not None:
-        spill_to.mkdir(mode=0o700, parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory = '{spill_to}'")
+    con = link_connection(memory_limit, spill_to)
     files = ", ".join(f"'{p}'" for p in encoded_files)
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
     con.execute(
@@ -343,6 +338,18 @@ def _candidate_thresholds(p: np.ndarray) -> np.ndarray:
     weight = np.log2(p / np.maximum(1 - p, 1e-300))
     steps = np.arange(np.floor(weight.min() * 4), np.ceil(min(weight.max(), 60) * 4) + 1) / 4
     return 2.0**steps / (1 + 2.0**steps)
+
+
+def link_connection(memory_limit: str, spill_to: Path | None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection held to `memory_limit`, spilling to `spill_to` beyond it, so a large
+    town slows down rather than exhausting the machine."""
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    if spill_to is not None:
+        spill_to.mkdir(mode=0o700, parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{spill_to}'")
+    return con
 
 
 def present_fields(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
