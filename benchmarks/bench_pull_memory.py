@@ -28,12 +28,11 @@ import pyarrow.csv as pacsv
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE, MONTH = "health_apc", "2024-01"
 
-# Peak RSS from /proc/self/status (VmHWM), which exec resets; ru_maxrss would carry over the
-# parent's size from the fork, and the parent holds the file it has just built.
+# Peak RSS from /proc/self/status (VmHWM), which exec resets (benchmarks/measure.py); ru_maxrss
+# would carry over the parent's size from the fork, and the parent holds the file it has just
+# built. Each child runs from the repository root, so it imports the one helper.
 PEAK = """
-def peak_mib():
-    status = open("/proc/self/status").read()
-    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+from benchmarks.measure import peak_mib
 """
 
 STEPS = (
