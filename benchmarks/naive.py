@@ -54,6 +54,14 @@ def naive_encode(secret: bytes, row: dict) -> dict:
     canon = given and canonical_given_name(given, row["sex"]).replace(" ", "")
     flat = family and family.replace(" ", "")
     sounds = [n and (jellyfish.metaphone(n.replace(" ", "")) or None) for n in (given, family)]
+
+    def edits(name: str | None) -> list[str] | None:
+        if name is None:
+            return None
+        flat = name.replace(" ", "")
+        variants = {flat, *(flat[:i] + flat[i + 1 :] for i in range(len(flat)))}
+        return sorted(tok("name_edit", salt, v) for v in variants)
+
     out = {
         "nhs_token": tok("nhs", row["nhs_number"]),
         "ni_token": tok("ni", row["ni_number"]),
@@ -64,14 +72,17 @@ def naive_encode(secret: bytes, row: dict) -> dict:
         "given_canon_token": tok("name_canon", salt, canon),
         "given_phonetic_token": tok("name_phonetic", salt, sounds[0]),
         "given_bloom": naive_bloom(secret, given, salt),
+        "given_edit_tokens": edits(given),
         "family_token": tok("name", salt, flat),
         "family_phonetic_token": tok("name_phonetic", salt, sounds[1]),
         "family_part_tokens": list(
             dict.fromkeys(tok("name_part", salt, p) for p in (family or "").split()[:4])
         ),
         "family_bloom": naive_bloom(secret, family, salt),
+        "family_edit_tokens": edits(family),
         "given_pc_token": tok("name_pc", canon, postcode if postcode and " " in postcode else None),
         "family_pc_token": tok("name_pc", flat, postcode if postcode and " " in postcode else None),
+        "family_sex_token": tok("family_sex", flat, salt or None, row["sex"]),
         "postcode_token": tok("postcode", postcode if postcode and " " in postcode else None),
         "postcode_sector_token": tok(
             "postcode_sector",
@@ -88,6 +99,8 @@ def naive_encode(secret: bytes, row: dict) -> dict:
         parts = {"ym": (y, m), "md": (m, d), "yd": (y, d), "year": (y,)}
         for who, name in names.items():
             for part, values in parts.items():
+                if who == "name" and part == "year":  # the names as written
+                    name = (given and given.replace(" ", ""), flat)
                 if who == "name" or part != "year":
                     out[f"{who}_{part}_token"] = tok(f"{who}_{part}", *name, *values)
     return out

@@ -75,10 +75,12 @@ OUTPUT_COLUMNS: Final = (
     "given_canon_token",
     "given_phonetic_token",
     "given_bloom",
+    "given_edit_tokens",
     "family_token",
     "family_phonetic_token",
     "family_part_tokens",
     "family_bloom",
+    "family_edit_tokens",
     "dob_token",
     "dob_swap_token",
     "name_ym_token",
@@ -96,6 +98,7 @@ OUTPUT_COLUMNS: Final = (
     "sound_yd_token",
     "given_pc_token",
     "family_pc_token",
+    "family_sex_token",
     "postcode_token",
     "postcode_sector_token",
     "postcode_district_token",
@@ -112,8 +115,11 @@ OUTPUT_COLUMNS: Final = (
   canonical given name and the family name together, or either alone, with two of the date's
   three parts or its year), near-unique per person, which let linkage see a date of birth with
   one wrong part for the same name, or the same date part for a name with a typo.
-- Sex is not encoded: its token would be decoded by its two frequencies and split every other
-  frequency by sex for the attacker.
+- Sex is never encoded alone: its token would be decoded by its two frequencies and split every
+  other frequency by sex for the attacker. It is kept only inside a composite with the family
+  name and the whole date of birth (family_sex_token), as near-unique per person as the family
+  token, which says only whether two records of one family name and date of birth agree on sex
+  (OLIVER and OLIVIA HALL, born the same day at different addresses, are two people).
 """
 
 TOKEN_COLUMNS: Final = tuple(c for c in OUTPUT_COLUMNS if c.endswith("_token"))
@@ -125,6 +131,8 @@ OUTPUT_DTYPES: Final = {
     "given_bloom": pd.ArrowDtype(BLOOM_TYPE),
     "family_bloom": pd.ArrowDtype(BLOOM_TYPE),
     "family_part_tokens": pd.ArrowDtype(PARTS_TYPE),
+    "given_edit_tokens": pd.ArrowDtype(PARTS_TYPE),
+    "family_edit_tokens": pd.ArrowDtype(PARTS_TYPE),
     "ni_masked_tokens": pd.ArrowDtype(PARTS_TYPE),
 }
 LIST_COLUMNS: Final = tuple(c for c, t in OUTPUT_DTYPES.items() if t == pd.ArrowDtype(PARTS_TYPE))
@@ -480,8 +488,8 @@ class IdentityEncoder:
         sound = pc.binary_join_element_wise(
             *(_Distinct.of(n).map(_phonetic, pa.string()) for n in (given, family)), SEP
         )
-        postcode = strings("postcode")
-        out.update(_encode_composites(canon, family, sound, dob, postcode, tok))
+        postcode, sex = strings("postcode"), strings("sex")
+        out.update(_encode_composites(given, canon, family, sound, dob, postcode, sex, tok))
         out.update(_encode_postcode(_Distinct.of(postcode), tok))
         return pd.DataFrame(
             {name: _series(out[name], table.index, OUTPUT_DTYPES[name]) for name in OUTPUT_COLUMNS},
@@ -556,6 +564,7 @@ def _encode_name(
         f"{part}_token": _salted(salt, compact).map(name_tok),
         f"{part}_phonetic_token": _salted(salt, sound).map(phon_tok),
         f"{part}_bloom": salted.rows(tok.blooms(salted.values), BLOOM_TYPE),
+        f"{part}_edit_tokens": salted.map(_one_edit(tok("name_edit")), PARTS_TYPE),
     }
     if part == "family":
         parts = [_per_name(lambda u, i=i: _part(u, i), part_tok) for i in range(MAX_PARTS)]
@@ -566,6 +575,21 @@ def _encode_name(
         return out
     out["given_canon_token"] = _salted(salt, canon).map(tok("name_canon"))
     return out
+
+
+def _one_edit(token: Callable[[str], str]) -> Callable[[str], list[str]]:
+    """A function of "<salt> 0x1F <name>": the tokens of the name and of the name with each
+    letter in turn deleted, salted, in token order (not letter order). Two names one edit apart
+    (a letter missed, added or mistyped, or two letters transposed: SMIHT for SMITH, OJNES for
+    JONES) share a token, where their bigrams may share only half their Bloom bits."""
+
+    def one(salted: str) -> list[str]:
+        salt, name = salted.split(SEP, 1)
+        name = name.replace(" ", "")
+        variants = {name, *(name[:i] + name[i + 1 :] for i in range(len(name)))}
+        return sorted(token(salt + SEP + v) for v in variants)
+
+    return one
 
 
 def _masked(token: Callable[[str], str]) -> Callable[[str], list[str]]:
@@ -601,11 +625,13 @@ def _encode_dob(dob: pa.Array, tok: _Tokens) -> dict[str, pa.Array]:
 
 
 def _encode_composites(
+    given: pa.Array,
     canon: pa.Array,
     family: pa.Array,
     sound: pa.Array,
     dob: pa.Array,
     postcode: pa.Array,
+    sex: pa.Array,
     tok: _Tokens,
 ) -> dict[str, pa.Array]:
     """Composites of a name with part of the date of birth, or with the full postcode: near-
@@ -613,20 +639,27 @@ def _encode_composites(
     of birth is wrong in one part, or wrong altogether at the same address, where the names,
     salted with the date, cannot be compared. The name is the whole name (canonical given and
     family), either alone, or the two names' phonetic codes (`sound`), which also survive a
-    typo in either name."""
+    typo in either name. The family name with the whole date of birth and sex tells two people
+    of one family name born the same day apart by their sex, which the names' Dice alone may
+    not (OLIVER and OLIVIA)."""
     family = pc.replace_substring(family, " ", "")
     names = {"name": pc.binary_join_element_wise(canon, family, SEP), "given": canon,
              "family": family, "sound": sound}  # fmt: skip
+    # The year alone says little of the date, so with it the names must agree as written: a
+    # nickname or variant (JACK for JOHN, MUHAMMAD for MOHAMMED) born the same year at one
+    # address is a relative as often as the same person.
+    exact_name = pc.binary_join_element_wise(pc.replace_substring(given, " ", ""), family, SEP)
     year, month, day = (pc.utf8_slice_codeunits(dob, a, b) for a, b in ((0, 4), (5, 7), (8, 10)))
     full = pc.if_else(pc.match_substring(postcode, " "), postcode, pa.scalar(None, pa.string()))
     parts = {"ym": (year, month), "md": (month, day), "yd": (year, day), "year": (year,),
-             "pc": (full,)}  # fmt: skip
+             "pc": (full,), "sex": (dob, sex)}  # fmt: skip
     out = {}
     for column in OUTPUT_COLUMNS:
         who, _, rest = column.partition("_")
         part = rest.removesuffix("_token")
         if who in names and part in parts:
-            joined = pc.binary_join_element_wise(names[who], *parts[part], SEP)
+            name = exact_name if column == "name_year_token" else names[who]
+            joined = pc.binary_join_element_wise(name, *parts[part], SEP)
             # Given and family names at a postcode share a domain, so a swap shows there too.
             domain = "name_pc" if part == "pc" else column.removesuffix("_token")
             out[column] = _Distinct.of(joined).map(tok(domain))

@@ -67,6 +67,7 @@ FIELD_COLUMNS = {
     "family_name": "family_token",
     "date_of_birth": "dob_token",
     "postcode": "postcode_district_token",
+    "sex": "family_sex_token",  # filled only with a family name and a date of birth
 }
 NAMES = frozenset({"given_name", "family_name"})
 NAMES_AND_DOB = NAMES | {"date_of_birth"}
@@ -167,6 +168,12 @@ def _name_null(column: str) -> cll.ComparisonLevelCreator:
     ).configure(is_null_level=True)
 
 
+def _one_edit_apart(column: str) -> cll.ComparisonLevelCreator:
+    return cll.ArrayIntersectLevel(column, min_intersection=1).configure(
+        label_for_charts="one edit apart"
+    )
+
+
 def _swapped() -> cll.ComparisonLevelCreator:
     return cll.ColumnsReversedLevel("given_token", "family_token", symmetrical=True).configure(
         label_for_charts="given and family swapped"
@@ -187,6 +194,7 @@ def _given_name(fields: frozenset[str]) -> cl.CustomComparison:
             ),
             _exact("given_canon_token", "same canonical name"),
             _level(f"{_dice('given_bloom')} >= 0.8", "Dice >= 0.8"),
+            _one_edit_apart("given_edit_tokens"),
             _exact("given_phonetic_token", "same phonetic code"),
             _level(f"{_dice('given_bloom')} >= 0.6", "Dice >= 0.6"),
             cll.ElseLevel(),
@@ -208,6 +216,7 @@ def _family_name(fields: frozenset[str]) -> cl.CustomComparison:
             ).configure(is_null_level=True, label_for_charts="null, dates differ, or swapped"),
             _exact("family_token"),
             _level(f"{_dice('family_bloom')} >= 0.8", "Dice >= 0.8"),
+            _one_edit_apart("family_edit_tokens"),
             cll.ArrayIntersectLevel("family_part_tokens", min_intersection=1).configure(
                 label_for_charts="a shared part"
             ),
@@ -326,8 +335,28 @@ def _names_at_postcode(fields: frozenset[str]) -> cl.CustomComparison:
     )
 
 
+def _sex() -> cl.CustomComparison:
+    """Sex, for two records of one family name and date of birth (family_token is salted with
+    the date, so its equality says both): the only place the linkage zone sees it. Elsewhere it
+    is no evidence either way."""
+    return cl.CustomComparison(
+        output_column_name="sex",
+        comparison_description="sex, where the family name and date of birth agree",
+        comparison_levels=[
+            cll.CustomLevel(
+                "family_sex_token_l IS NULL OR family_sex_token_r IS NULL "
+                "OR family_token_l IS DISTINCT FROM family_token_r",
+                label_for_charts="null, or another family name or date of birth",
+            ).configure(is_null_level=True),
+            _exact("family_sex_token"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def comparisons(fields: frozenset[str]) -> list[cl.CustomComparison]:
-    """One comparison per identity field present (sex is never encoded)."""
+    """One comparison per identity field present (sex only with family name and date of birth,
+    which its encoding carries)."""
     built = {
         "nhs_number": lambda: cl.CustomComparison(
             [cll.NullLevel("nhs_token"), _exact("nhs_token"), cll.ElseLevel()],
@@ -350,6 +379,7 @@ def comparisons(fields: frozenset[str]) -> list[cl.CustomComparison]:
         "family_name": lambda: _family_name(fields),
         "date_of_birth": lambda: _date_of_birth(fields),
         "postcode": _postcode,
+        "sex": _sex,
     }
     made = [make() for field, make in built.items() if field in fields]
     if "postcode" in fields and fields & NAMES:

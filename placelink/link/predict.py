@@ -420,6 +420,7 @@ def _train(
             _set_u_from_distinct_people(con, comparisons[name], shared, duckdb_sql[name])
     _set_u_of_name_and_dob_levels(comparisons)
     _set_u_of_both_names_at_postcode(comparisons)
+    _set_u_of_sex(comparisons)
     for name in untrained:
         _set_fallback_m(comparisons[name])
     linker = Linker(profiles, model, log_level=logging.WARNING)
@@ -555,6 +556,19 @@ def _set_u_of_both_names_at_postcode(comparisons: dict[str, dict]) -> None:
         levels["both names"]["u_probability"] = (
             levels["given name"]["u_probability"] * levels["family name"]["u_probability"]
         )
+
+
+def _set_u_of_sex(comparisons: dict[str, dict]) -> None:
+    """u of sex: two different people of one family name and date of birth (twins, or two
+    strangers) are of one sex about half the time. Random pairs rarely share a family name and
+    date of birth, and those that do are mostly one person twice, always of one sex: sampled,
+    agreement would look like no evidence and disagreement like certainty against."""
+    levels = [
+        lvl for lvl in comparisons.get("sex", {}).get("comparison_levels", [])
+        if not lvl.get("is_null_level")
+    ]  # fmt: skip
+    for level in levels:
+        level["u_probability"] = 1 / len(levels)
 
 
 def _set_u_from_distinct_people(

@@ -263,7 +263,7 @@ def test_names_are_salted_with_the_date_of_birth():
         _table(given_name=["JOHN"] * 3, family_name=["SMITH"] * 3, date_of_birth=dobs), KEY
     )
     # A name with part of the date, or with the postcode.
-    composites = ("_ym_token", "_md_token", "_yd_token", "_pc_token")
+    composites = ("_ym_token", "_md_token", "_yd_token", "_pc_token", "_sex_token")
     salted = [
         c
         for c in e.OUTPUT_COLUMNS
@@ -294,6 +294,40 @@ def test_name_and_postcode_composites_match_whatever_the_date_of_birth():
     assert out["given_token"].iloc[0] != out["given_token"].iloc[1]  # salted: not comparable
 
 
+def test_names_one_edit_apart_share_an_edit_token():
+    """A transposition, a missed, an added or a mistyped letter: one token in common; another
+    name, or the same name under another date of birth, none."""
+    born, other = dt.date(1959, 10, 18), dt.date(1959, 10, 19)
+    family = ["SMITH", "SMIHT", "SMTH", "SMYTH", "SMITHE", "JONES", "SMITH"]
+    out = e.encode_identities(_table(family_name=family, date_of_birth=[born] * 6 + [other]), KEY)[
+        "family_edit_tokens"
+    ]
+    tokens = [set(t) for t in out]
+    assert len(tokens[0]) == len("SMITH") + 1  # the name, and each letter deleted once
+    assert all(tokens[0] & tokens[i] for i in range(1, 5)), family[1:5]
+    assert not tokens[0] & tokens[5]  # JONES
+    assert not tokens[0] & tokens[6]  # salted with the date of birth
+    assert list(out.iloc[0]) == sorted(out.iloc[0])  # token order, not letter order
+
+
+def test_sex_is_encoded_only_with_the_family_name_and_date_of_birth():
+    """Two records of one family name and date of birth show whether they agree on sex; sex
+    alone, or with another family name or date, shares nothing."""
+    born, other = dt.date(1967, 8, 10), dt.date(1967, 8, 11)
+    out = e.encode_identities(
+        _table(
+            given_name=["OLIVER", "OLIVIA", "OLLIE", "OLIVER", "OLIVER", "OLIVER", "OLIVER"],
+            family_name=["HALL", "HALL", "HALL", "HALL", "BELL", None, "HALL"],
+            sex=["M", "F", "M", "M", "M", "M", None],
+            date_of_birth=[born, born, born, other, born, born, born],
+        ),
+        KEY,
+    )["family_sex_token"]
+    assert out.iloc[0] == out.iloc[2]  # one family name, date and sex
+    assert len(set(out.iloc[:5])) == 4  # another sex, date of birth or family name
+    assert out.iloc[5:].isna().all()  # no family name, or no sex: no token
+
+
 def test_name_and_date_composites_survive_one_wrong_part():
     dobs = [dt.date(1980, 3, 4), dt.date(1980, 3, 5), dt.date(1981, 3, 4), dt.date(1980, 4, 4)]
     out = e.encode_identities(
@@ -308,7 +342,9 @@ def test_name_and_date_composites_survive_one_wrong_part():
     assert out["name_ym_token"].iloc[0] == out["name_ym_token"].iloc[1]  # day wrong, nickname
     assert out["name_md_token"].iloc[0] == out["name_md_token"].iloc[2]  # year wrong
     assert out["name_yd_token"].iloc[0] == out["name_yd_token"].iloc[3]  # month wrong
-    assert out["name_year_token"].iloc[[0, 1, 3]].nunique() == 1
+    # With the year alone the names must agree as written: BILL and WILLIAM do not.
+    assert out["name_year_token"].iloc[0] == out["name_year_token"].iloc[3]
+    assert out["name_year_token"].iloc[0] != out["name_year_token"].iloc[1]
     assert out["name_ym_token"].nunique() == 3
 
 

@@ -48,12 +48,14 @@ def test_every_field_keeps_the_demo_model():
     levels = _levels(EVERY_FIELD)
     assert set(levels) == {
         "nhs_token", "ni_token", "given_name", "family_name", "date_of_birth", "postcode",
-        "names_at_postcode",
+        "names_at_postcode", "sex",
     }  # fmt: skip
     # A swap is scored once, by the given name; the family name takes it as no evidence.
     assert "given and family swapped" in levels["given_name"]
     assert "swapped, one name varied" in levels["given_name"]
     assert not any("swapped" in label for label in levels["family_name"][1:])
+    assert "one edit apart" in levels["given_name"] and "one edit apart" in levels["family_name"]
+    assert levels["sex"][1:] == ["exact", "All other comparisons"]
 
 
 def test_names_at_a_postcode_need_a_postcode_and_a_name():
