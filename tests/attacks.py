@@ -243,6 +243,15 @@ def _with_postcode(who: str) -> Callable[[pd.DataFrame], pd.Series]:
     return plaintext
 
 
+def _with_dob_and_sex(r: pd.DataFrame) -> pd.Series:
+    """The plaintext of the family-name, date-of-birth and sex composite."""
+    return pd.Series(
+        [f"{f} {d} {x}" if f and isinstance(d, str) and isinstance(x, str) else None
+         for f, d, x in zip(_nospace(r["family_name"]), r["dob"], r["sex"], strict=True)],
+        index=r.index,
+    )  # fmt: skip
+
+
 PLAINTEXT: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
     "given_token": ("given", lambda r: _nospace(r["given_name"])),
     "given_canon_token": ("given", _canon),
@@ -257,6 +266,7 @@ PLAINTEXT: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
         for part in ("ym", "md", "yd")
     },
     **{f"{who}_pc_token": (who, _with_postcode(who)) for who in ("given", "family")},
+    "family_sex_token": ("family", _with_dob_and_sex),
 }
 """Each name-ish token column: which name, and the plaintext it encodes (the guess is scored
 against this plaintext of the record's true name; for a composite of a name and part of the
