@@ -14,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from assets.concurrency import WAREHOUSE_WRITER
 from assets.metadata import counts_table, peak_rss_mib
 from assets.resources import PlacelinkResource
 from assets.sources import OWNERS, pseudonymise_key
@@ -117,6 +118,7 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
 
     @asset(
         key=RAW_TABLES,
+        op_tags=WAREHOUSE_WRITER,
         group_name="warehouse",
         deps=[RECORD_LINKS],
         kinds={"duckdb", "sql"},

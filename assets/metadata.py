@@ -27,7 +27,8 @@ def table_schema(schema: pa.Schema):
 
 
 def peak_rss_mib() -> int:
-    """The peak resident memory of this process so far (a step's, in an in-process run)."""
+    """The peak resident memory of this process so far: the step's own process under the
+    multiprocess executor, the whole run's so far in process."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 

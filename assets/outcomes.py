@@ -13,6 +13,7 @@ from dagster import (
     asset,
 )
 
+from assets.concurrency import WAREHOUSE_WRITER
 from assets.linkage import RAW_TABLES
 from assets.resources import PlacelinkResource
 from placelink.sqlmodels import SqlProject, run_model
@@ -36,6 +37,7 @@ def _model_asset(project: SqlProject, name: str) -> AssetsDefinition:
     @asset(
         key=key,
         group_name="outcomes",
+        op_tags=WAREHOUSE_WRITER,
         deps=deps,
         kinds={"sql", "duckdb"},
         owners=["team:analytics"],

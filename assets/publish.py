@@ -17,6 +17,7 @@ from dagster import (
     asset,
 )
 
+from assets.concurrency import WAREHOUSE_WRITER
 from assets.outcomes import outcome_key
 from assets.resources import PlacelinkResource
 from placelink.expectations import published_suite, write_result
@@ -44,6 +45,7 @@ def _published_asset(project: SqlProject, name: str) -> AssetsDefinition:
     @asset(
         key=key,
         group_name="published",
+        op_tags=WAREHOUSE_WRITER,
         deps=[outcome_key(name)],
         kinds={"parquet"},
         owners=["team:analytics"],

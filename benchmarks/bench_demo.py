@@ -7,9 +7,11 @@ Generates a town into a temporary home (in a child process, timed), then calls
 `pipelines.run.run_pipeline(settings)` once for every step (pull ... report), the way
 `placelink run` does, and reads each step's duration from that run's Dagster event log
 (<home>/dagster): the time between a step's STEP_START and its STEP_SUCCESS or STEP_FAILURE.
-Prints every step, the time per stage (the sum of its steps, which run one after another in
-process), generate plus the pipeline against --limit seconds (the demo must finish within
-5 minutes for 50,000 people), and the peak RSS of the pipeline process and of the generator.
+Prints every step, the time per stage (the sum of its steps: under the default multiprocess
+executor the sources' steps overlap, so a stage's sum can exceed its share of the wall time),
+generate plus the pipeline against --limit seconds (the demo must finish within 5 minutes for
+50,000 people), the peak RSS of the pipeline process and of the generator, and the peak of the
+pipeline's whole process tree (its step processes; benchmarks/measure.py TreePeak).
 PLACELINK_* variables are ignored, so the defaults apply (a development key, DuckDB).
 """
 
@@ -24,6 +26,8 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from measure import TreePeak
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -97,7 +101,8 @@ def main() -> int:
         from placelink.settings import Settings
 
         settings = Settings.from_env(home=home)
-        summary = run_pipeline(settings)
+        with TreePeak() as tree:
+            summary = run_pipeline(settings)
         pipeline_seconds = time.perf_counter() - began
         steps = step_durations(settings.dagster_home, summary.run_id)
 
@@ -131,6 +136,7 @@ def main() -> int:
         f"demo total (generate + pipeline): {total:.1f} s, {verdict} the {args.limit:.0f} s limit"
     )
     print(f"peak RSS: pipeline process {pipeline_rss:,.0f} MiB, generator {gen_rss:,.0f} MiB")
+    print(f"peak Pss of the pipeline's process tree (with its steps): {tree.peak_mib:,.0f} MiB")
     if child_rss > gen_rss:
         print(f"  (largest child process {child_rss:,.0f} MiB)")
     return 0 if summary.success and total <= args.limit else 1

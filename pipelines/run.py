@@ -1,17 +1,30 @@
-"""`placelink run`: materialise the same Definitions in process, on a real instance.
+"""`placelink run`: materialise the same Definitions, with their executor, on a real instance.
 
 The instance lives in <home>/dagster, so the runs show in the UI afterwards. Every landed month
-is pulled in one run (single-run backfill), then the unpartitioned steps follow.
+is pulled in one run (single-run backfill), then the unpartitioned steps follow. Under the
+multiprocess executor (the default) each step runs in a process of its own that rebuilds the job
+from `monthly_job_for(home)`, so the sources' steps run side by side.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import multiprocessing.forkserver
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from dagster import AssetKey, AssetSelection, DagsterInstance, RunConfig
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterInstance,
+    JobDefinition,
+    RunConfig,
+    build_reconstructable_job,
+    execute_job,
+)
 from dagster._core.instance.ref import InstanceRef
 from rich.console import Console
 from rich.table import Table
@@ -109,6 +122,15 @@ def open_instance(settings: Settings) -> DagsterInstance:
     return DagsterInstance.from_ref(InstanceRef.from_dir(str(settings.dagster_home)))
 
 
+def monthly_job_for(home: str) -> JobDefinition:
+    """monthly_job over the data home `home`: what each step's process rebuilds. Only the home
+    crosses the process boundary (the pointer is stored with the run); keys and every other
+    setting come from each process's own environment, as they do for a run the UI launches."""
+    from pipelines.build import build_definitions
+
+    return build_definitions(home=home).resolve_job_def("monthly_job")
+
+
 def run_pipeline(
     settings: Settings,
     until: str = "report",
@@ -142,12 +164,18 @@ def run_pipeline(
     selection = AssetSelection.key_prefixes(*[[p] for s in steps for p in STEPS[s]])
     linkage = LinkageConfig(retrain=retrain, full_relink=full_relink)
     ops = {_op_name(RECORD_LINKS): linkage} if "link" in steps else {}
-    # Through the named job, so the run shows under monthly_job in the UI like a scheduled one.
-    job = defs.resolve_job_def("monthly_job")
+    # Through the named job, so the run shows under monthly_job in the UI like a scheduled one;
+    # reconstructable, so the multiprocess executor's step processes can rebuild it.
+    job = build_reconstructable_job(
+        __name__, monthly_job_for.__name__, reconstructable_kwargs={"home": str(settings.home)}
+    )
     keys = selection.resolve(defs.resolve_asset_graph())
-    with open_instance(settings) as instance:
-        result = job.execute_in_process(
-            instance=instance,
+    with (
+        _own_forkserver(),
+        open_instance(settings) as instance,
+        execute_job(
+            job,
+            instance,
             asset_selection=list(keys),
             tags={RANGE_START: months[0], RANGE_END: months[-1]} if months else {},
             run_config={
@@ -156,7 +184,8 @@ def run_pipeline(
                 "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
             },
             raise_on_error=False,
-        )
+        ) as result,
+    ):
         summary = RunSummary(run_id=result.run_id, success=result.success, months=months)
         if set(steps) & {"pseudonymise", "models", "publish", "report"}:
             summary.warnings = reference_warnings(settings)
@@ -202,6 +231,23 @@ def run_pipeline(
     )
     apply_zone_modes(settings)
     return summary
+
+
+@contextlib.contextmanager
+def _own_forkserver() -> Iterator[None]:
+    """A forkserver for this run alone, stopped after it.
+
+    The multiprocess executor forks each step from Python's forkserver, which is started once per
+    process and keeps the environment it started with: a second run in the same process (tests,
+    notebooks) would otherwise give its steps the first run's PLACELINK_* variables and keys.
+    Stopping it also frees its memory (the preloaded modules) once the run is over.
+    """
+    try:
+        yield
+    finally:
+        server = getattr(multiprocessing.forkserver, "_forkserver", None)
+        if server is not None and hasattr(server, "_stop"):  # CPython's, private but stable
+            server._stop()
 
 
 def _op_name(key: AssetKey) -> str:

@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     steps = " | ".join(STEPS)
-    r = command("run", _run, "materialise the pipeline in process and print a summary")
+    r = command("run", _run, "materialise the pipeline and print a summary")
     r.add_argument(
         "--from",
         dest="start",

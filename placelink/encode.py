@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -228,15 +229,32 @@ def init_keys(settings: Settings) -> list[LinkageKey]:
             )
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         text = secrets.token_hex(MIN_KEY_BYTES)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: keep theirs
-            continue
+        if _create_exclusive(path, text + "\n"):
+            made.append(LinkageKey(bytes.fromhex(text), True, str(path)))
+    return made
+
+
+def _create_exclusive(path: Path, text: str) -> bool:
+    """Write `text` to `path` (mode 0600) unless it exists; False when another process's is kept.
+
+    The key is written and synced under a temporary name, then hard-linked into place: the link
+    fails if `path` exists, so two processes at once cannot both make a key, and a reader (a step
+    loading the key) sees a whole key or none, never an empty file being written.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
         with os.fdopen(fd, "w") as f:
             os.fchmod(f.fileno(), 0o600)
-            f.write(text + "\n")
-        made.append(LinkageKey(bytes.fromhex(text), True, str(path)))
-    return made
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process made it first: keep theirs
+            return False
+        return True
+    finally:
+        os.unlink(tmp)
 
 
 def _read_key_file(path: Path, what: str) -> str:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from placelink.errors import ConfigError
 
+EXECUTORS = ("multiprocess", "in_process")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -34,6 +36,10 @@ class Settings:
     period_start: str | None = None  # PLACELINK_PERIOD_START, YYYY-MM (placelink.period)
     period_end: str | None = None  # PLACELINK_PERIOD_END, YYYY-MM
     home_from_environment: bool = False  # PLACELINK_HOME named the home (not --home, not ./data)
+    # How a run executes its steps (pipelines/build.py): each in its own process, side by side
+    # where the graph allows (multiprocess), or one after another in the run's process.
+    executor: str = "multiprocess"  # PLACELINK_EXECUTOR: multiprocess or in_process
+    max_concurrent: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, home: Path | str | None = None):
@@ -60,6 +66,11 @@ class Settings:
         backend = env.get("PLACELINK_LINK_BACKEND", "duckdb")
         if backend not in ("duckdb", "spark"):
             raise ConfigError(f"PLACELINK_LINK_BACKEND must be duckdb or spark, not {backend!r}")
+        executor = env.get("PLACELINK_EXECUTOR") or "multiprocess"
+        if executor not in EXECUTORS:
+            raise ConfigError(
+                f"PLACELINK_EXECUTOR must be multiprocess or in_process, not {executor!r}"
+            )
         return cls(
             home=home_path,
             sources_file=sources_file,
@@ -80,6 +91,9 @@ class Settings:
             period_start=_month(env, "PLACELINK_PERIOD_START"),
             period_end=_month(env, "PLACELINK_PERIOD_END"),
             home_from_environment=home is None and bool(env.get("PLACELINK_HOME")),
+            executor=executor,
+            # Steps at once in a multiprocess run: one per core unless told otherwise.
+            max_concurrent=_int(env, "PLACELINK_MAX_CONCURRENT", os.cpu_count() or 1),
         )
 
     def with_home(self, home: Path | str) -> Settings:

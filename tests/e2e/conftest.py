@@ -29,9 +29,14 @@ MONTHS = 6
 
 @pytest.fixture(scope="session")
 def town(tmp_path_factory):
+    """The shared run, under the multiprocess executor with two steps at a time whatever the
+    shell or the machine says, so that tests/e2e/test_parallel.py can see steps side by side."""
     home = tmp_path_factory.mktemp("town")
     settings = keyed_town(home, PEOPLE, MONTHS, seed=7)
-    summary = run_pipeline(settings)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PLACELINK_EXECUTOR", "multiprocess")
+        patch.setenv("PLACELINK_MAX_CONCURRENT", "2")
+        summary = run_pipeline(settings)
     before = _files(home)
     yield settings, summary
     changed = sorted(set(before.items()) ^ set(_files(home).items()))

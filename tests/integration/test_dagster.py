@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from assets.concurrency import SINGLE_WRITER
 from pipelines.build import build_definitions
 from placelink.cli import main
 from placelink.generate import generate
@@ -89,6 +90,21 @@ def test_jobs_schedules_and_sensors_resolve():
     assert defs.resolve_job_def("monthly_job").partitions_def is not None
     assert defs.resolve_schedule_def("monthly_schedule").cron_schedule == "0 6 7 * *"
     assert defs.resolve_sensor_def("landing_sensor").job_name == "monthly_job"
+
+
+def test_steps_run_in_processes_of_their_own_and_only_warehouse_steps_carry_the_writer_tag():
+    job = fixed_definitions().resolve_job_def("monthly_job")
+    assert job.executor_def.name == "multiprocess"
+    tagged = {n.name.split("__")[0] for n in job.graph.node_defs if SINGLE_WRITER in n.tags}
+    untagged = {n.name.split("__")[0] for n in job.graph.node_defs if SINGLE_WRITER not in n.tags}
+    assert tagged == {"warehouse", "outcomes", "published"}
+    assert untagged == {"pull", "pseudonymise", "linkage", "report"}
+
+
+def test_placelink_executor_in_process_runs_every_step_in_the_run_process(tmp_path):
+    environ = {**FIXED_ENVIRON, "PLACELINK_EXECUTOR": "in_process"}
+    defs = build_definitions(home=str(tmp_path), environ=environ)
+    assert defs.resolve_job_def("monthly_job").executor_def.name == "in_process"
 
 
 @pytest.fixture

@@ -6,9 +6,12 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import multiprocessing
 import random
 import re
 import stat
+import time
+from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 import pyarrow as pa
@@ -103,6 +106,25 @@ def test_no_step_makes_a_key_only_init_does(tmp_path):
     provider, release = e.load_key(settings), e.load_release_key(settings)
     assert provider.secret == made[0].secret and release.secret == made[1].secret
     assert provider.fingerprint != release.fingerprint
+
+
+def _init_at(home: str, start: float) -> list[str]:
+    """init_keys in a process of its own from `start` on: the paths of the keys it made."""
+    time.sleep(max(0.0, start - time.time()))
+    return [k.source for k in e.init_keys(Settings.from_env(environ={}, home=home))]
+
+
+def test_processes_initialising_at_once_make_one_key_each_and_agree_on_it(tmp_path):
+    processes = 4
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        start = time.time() + 3  # after every interpreter has started
+        made = list(pool.map(_init_at, [str(tmp_path)] * processes, [start] * processes))
+    assert sorted(p for paths in made for p in paths) == sorted(
+        str(tmp_path / p) for p in ("secure/key", "warehouse/release_key")
+    )
+    settings = _settings(tmp_path)
+    assert len(e.load_key(settings).secret) == 32 and len(e.load_release_key(settings).secret) == 32
+    assert [p.name for p in tmp_path.rglob("*.tmp")] == []
 
 
 def test_init_in_production_makes_no_key(tmp_path):

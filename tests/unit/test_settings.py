@@ -34,12 +34,25 @@ def test_the_link_backend_and_spark_master(tmp_path):
     assert [spark_memory(m) for m in ("3GB", "512MB", "1.5GB")] == ["3g", "512m", "1536m"]
 
 
+def test_runs_are_multiprocess_with_one_step_per_core_by_default(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 6)
+    settings = Settings.from_env(environ={}, home=tmp_path)
+    assert (settings.executor, settings.max_concurrent) == ("multiprocess", 6)
+    settings = Settings.from_env(
+        environ={"PLACELINK_EXECUTOR": "in_process", "PLACELINK_MAX_CONCURRENT": "3"},
+        home=tmp_path,
+    )
+    assert (settings.executor, settings.max_concurrent) == ("in_process", 3)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
         ("PLACELINK_LINKAGE_MIN_PRECISION", "1.5", "between 0 and 1"),
         ("PLACELINK_LINKAGE_MIN_RECALL", "high", "a number between 0 and 1"),
         ("PLACELINK_LINK_MEMORY", "lots", "a size such as 3GB"),
+        ("PLACELINK_EXECUTOR", "threads", "multiprocess or in_process"),
+        ("PLACELINK_MAX_CONCURRENT", "0", "at least 1"),
     ],
 )
 def test_a_bad_value_names_the_variable(tmp_path, name, value, message):
