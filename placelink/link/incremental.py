@@ -32,7 +32,10 @@ import json
 import logging
 import os
 import re
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +90,17 @@ class Plan:
     state: LinkState | None = None
     new_rows: dict[Path, np.ndarray] | None = None  # per encoded file, rows of new records
     new_records: int = 0
+
+
+@contextmanager
+def timed(phases: dict[str, float] | None, name: str) -> Iterator[None]:
+    """Add the wall seconds of the block to phases[name]: where an increment's time goes."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        if phases is not None:
+            phases[name] = phases.get(name, 0.0) + time.perf_counter() - began
 
 
 def state_dir(settings: Settings) -> Path:
@@ -217,16 +231,94 @@ def link_increment(
     spill_to: Path | None,
     new_part: Path,
     run_id: str,
+    phases: dict[str, float] | None = None,
 ) -> Increment:
     """Cluster every record: the known ones as the last link left them, the new ones scored.
 
     Returns the records with a cluster_id: a live person_id of the last link where the
     cluster holds one (the smallest, where a new record joined several), else a negative
-    number. New profiles go to `new_part` with cluster_id, for save_state.
+    number. New profiles go to `new_part` with cluster_id, for save_state. Each phase's wall
+    seconds are added to `phases`.
     """
     state = plan.state
     assert state is not None and plan.new_rows is not None
     con = link_connection(memory_limit, spill_to)
+    with timed(phases, "read new records"):
+        _read_new_records(con, plan, settings, state)
+    with timed(phases, "read known profiles"):
+        _read_known(con, settings, state, index_file)
+    with timed(phases, "new profiles"):
+        n_new = _new_profiles(con, state)
+    threshold = state.threshold
+    edges = np.empty((0, 2), np.int64)
+    pairs_scored, per_rule, histogram = 0, {}, {}
+    if n_new:
+        db_api = DuckDBAPI(con)
+        new_sdf, known_sdf = db_api.register("new_profiles"), db_api.register("known")
+        linker = Linker(new_sdf, str(model), log_level=logging.WARNING)
+        rules = [
+            r["blocking_rule"]
+            for r in json.loads(model.read_text())["blocking_rules_to_generate_predictions"]
+        ]
+        between_rules = _mirrored(rules)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            with timed(phases, "predict between"):
+                between = linker.inference.predict_between(
+                    new_sdf,
+                    known_sdf,
+                    blocking_rules_to_generate_predictions=between_rules,
+                    threshold_match_probability=PREDICT_THRESHOLD,
+                    warning_mode="never",
+                )
+            with timed(phases, "predict within"):
+                within = linker.inference.predict_within(
+                    new_sdf, threshold_match_probability=PREDICT_THRESHOLD, warning_mode="never"
+                )
+        with timed(phases, "pairs and edges"):
+            pairs_scored, per_rule, histogram, edges = _edges(
+                con, between.physical_name, within.physical_name, rules, between_rules, threshold
+            )
+    with timed(phases, "cluster"):
+        _cluster(con, edges, links_file, run_id)
+    with timed(phases, "assign person ids"):
+        links, index = assign_increment(con, pd.read_parquet(index_file), run_id)
+    with timed(phases, "write profiles part"):
+        write_profiles(
+            con,
+            f"new_profiles join (select {UNIQUE_ID}, coalesce(f.person_id, n.cluster_id) "
+            f"as cluster_id from new_cluster n left join fresh f using (cluster_id)) "
+            f"using ({UNIQUE_ID})",
+            new_part,
+        )
+    n_known = con.sql("select count(*) from known").fetchall()[0][0]
+    con.close()
+    diagnostics = Diagnostics(
+        fields=state.fields,
+        comparisons_per_rule={},
+        pairs_per_rule=per_rule,
+        match_weight_histogram=histogram,
+        training_blocks=(),
+        untrained=(),
+    )
+    clustering = Clustering(
+        links[["source", "record_id"]].assign(cluster_id=links["person_id"]),
+        n_known + n_new,
+        int(pairs_scored),
+        int(len(edges)),
+        False,
+        threshold,
+        state.key_fingerprint,
+        diagnostics,
+    )
+    return Increment(clustering, links, index)
+
+
+def _read_new_records(
+    con: duckdb.DuckDBPyConnection, plan: Plan, settings: Settings, state: LinkState
+) -> None:
+    """Table new_records: the plan's new records with their identity_key and encodings."""
+    assert plan.new_rows is not None
     batches = [read_rows(path, rows) for path, rows in plan.new_rows.items()]
     arriving = pa.concat_tables(batches, promote_options="default") if batches else None
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
@@ -243,6 +335,12 @@ def link_increment(
             f"identity_key, {columns} from arriving"
         )
         con.unregister("arriving")
+
+
+def _read_known(
+    con: duckdb.DuckDBPyConnection, settings: Settings, state: LinkState, index_file: Path
+) -> None:
+    """Table known: the state's profiles, each with its live person, as Splink reads them."""
     parts = ", ".join(f"'{state_dir(settings) / p}'" for p in state.parts)
     current = _current_person(pd.read_parquet(index_file, columns=["person_id", "merged_into"]))
     con.register("current_person", current.rename_axis("stored").reset_index(name="person_id"))
@@ -258,6 +356,11 @@ def link_increment(
         """
     )
     con.unregister("current_person")
+
+
+def _new_profiles(con: duckdb.DuckDBPyConnection, state: LinkState) -> int:
+    """Table new_profiles: the new records' identities no known profile holds, numbered
+    above every known profile_id; returns their count. Refuses fields the model lacks."""
     first_new = con.sql(f"select coalesce(max({UNIQUE_ID}), 0) + 1 from known").fetchall()[0][0]
     profile_columns = ", ".join(_profile_column(c) for c in PROFILE_COLUMNS)
     con.execute(
@@ -279,62 +382,58 @@ def link_increment(
         raise IncrementRefused(
             f"new records fill {sorted(extra)}, which the model does not compare"
         )
+    return n_new
 
-    threshold = state.threshold
-    edges = np.empty((0, 2), np.int64)
-    pairs_scored, per_rule, histogram = 0, {}, {}
-    if n_new:
-        db_api = DuckDBAPI(con)
-        new_sdf, known_sdf = db_api.register("new_profiles"), db_api.register("known")
-        linker = Linker(new_sdf, str(model), log_level=logging.WARNING)
-        rules = [
-            r["blocking_rule"]
-            for r in json.loads(model.read_text())["blocking_rules_to_generate_predictions"]
-        ]
-        between_rules = _mirrored(rules)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            between = linker.inference.predict_between(
-                new_sdf,
-                known_sdf,
-                blocking_rules_to_generate_predictions=between_rules,
-                threshold_match_probability=PREDICT_THRESHOLD,
-                warning_mode="never",
-            )
-            within = linker.inference.predict_within(
-                new_sdf, threshold_match_probability=PREDICT_THRESHOLD, warning_mode="never"
-            )
-        scored = f"""
-            select {UNIQUE_ID}_l as l, {UNIQUE_ID}_r as r, match_probability, match_weight,
-                   match_key, 'b' as kind from {between.physical_name}
-            union all
-            select {UNIQUE_ID}_l, {UNIQUE_ID}_r, match_probability, match_weight, match_key, 'w'
-            from {within.physical_name}
+
+def _edges(
+    con: duckdb.DuckDBPyConnection,
+    between: str,
+    within: str,
+    rules: list[str],
+    between_rules: list[str],
+    threshold: float,
+) -> tuple[int, dict[str, int], dict[float, int], np.ndarray]:
+    """Pairs scored, pairs per rule, the match-weight histogram, and the edges at or above
+    the threshold (a known profile's end as its negated person_id)."""
+    scored = f"""
+        select {UNIQUE_ID}_l as l, {UNIQUE_ID}_r as r, match_probability, match_weight,
+               match_key, 'b' as kind from {between}
+        union all
+        select {UNIQUE_ID}_l, {UNIQUE_ID}_r, match_probability, match_weight, match_key, 'w'
+        from {within}
+    """
+    con.execute(f"create table scored as {scored}")
+    pairs_scored = con.sql("select count(*) from scored").fetchall()[0][0]
+    per_rule: dict[str, int] = {}
+    for kind, key, n in con.sql(
+        "select kind, match_key, count(*) from scored group by all"
+    ).fetchall():
+        rule = (between_rules if kind == "b" else rules)[int(key)]
+        per_rule[rule] = per_rule.get(rule, 0) + int(n)
+    histogram = {
+        float(low): int(n)
+        for low, n in con.sql(
+            f"select floor(match_weight / {WEIGHT_BIN}) * {WEIGHT_BIN} as low, count(*) "
+            "from scored group by all order by low"
+        ).fetchall()
+    }
+    # Known profiles stand for their person: an edge to one is an edge to the person.
+    found = con.sql(
+        f"""
+        select s.l, case when s.kind = 'b' then -k.person_id else s.r end as r
+        from scored s left join known k on s.kind = 'b' and k.{UNIQUE_ID} = s.r
+        where s.match_probability >= {threshold}
         """
-        con.execute(f"create table scored as {scored}")
-        pairs_scored = con.sql("select count(*) from scored").fetchall()[0][0]
-        for kind, key, n in con.sql(
-            "select kind, match_key, count(*) from scored group by all"
-        ).fetchall():
-            rule = (between_rules if kind == "b" else rules)[int(key)]
-            per_rule[rule] = per_rule.get(rule, 0) + int(n)
-        histogram = {
-            float(low): int(n)
-            for low, n in con.sql(
-                f"select floor(match_weight / {WEIGHT_BIN}) * {WEIGHT_BIN} as low, count(*) "
-                "from scored group by all order by low"
-            ).fetchall()
-        }
-        # Known profiles stand for their person: an edge to one is an edge to the person.
-        found = con.sql(
-            f"""
-            select s.l, case when s.kind = 'b' then -k.person_id else s.r end as r
-            from scored s left join known k on s.kind = 'b' and k.{UNIQUE_ID} = s.r
-            where s.match_probability >= {threshold}
-            """
-        ).fetchnumpy()
-        edges = np.column_stack([found["l"], found["r"]]).astype(np.int64)
+    ).fetchnumpy()
+    edges = np.column_stack([found["l"], found["r"]]).astype(np.int64)
+    return int(pairs_scored), per_rule, histogram, edges
 
+
+def _cluster(
+    con: duckdb.DuckDBPyConnection, edges: np.ndarray, links_file: Path, run_id: str
+) -> None:
+    """Table clustered: every record with its cluster_id (see assign_increment), and the
+    tables remap (merged persons) and new_cluster (each new profile's cluster)."""
     # Nodes: new profiles (positive ids) and the known persons they touch (negated person ids).
     profile_ids = con.sql(f"select {UNIQUE_ID} from new_profiles").fetchnumpy()[UNIQUE_ID]
     nodes, inverse = np.unique(
@@ -382,34 +481,6 @@ def link_increment(
         left join new_cluster c on c.{UNIQUE_ID} = p.{UNIQUE_ID}
         """
     )
-    links, index = assign_increment(con, pd.read_parquet(index_file), run_id)
-    write_profiles(
-        con,
-        f"new_profiles join (select {UNIQUE_ID}, coalesce(f.person_id, n.cluster_id) as cluster_id "
-        f"from new_cluster n left join fresh f using (cluster_id)) using ({UNIQUE_ID})",
-        new_part,
-    )
-    n_known = con.sql("select count(*) from known").fetchall()[0][0]
-    con.close()
-    diagnostics = Diagnostics(
-        fields=state.fields,
-        comparisons_per_rule={},
-        pairs_per_rule=per_rule,
-        match_weight_histogram=histogram,
-        training_blocks=(),
-        untrained=(),
-    )
-    clustering = Clustering(
-        links[["source", "record_id"]].assign(cluster_id=links["person_id"]),
-        n_known + n_new,
-        int(pairs_scored),
-        int(len(edges)),
-        False,
-        threshold,
-        state.key_fingerprint,
-        diagnostics,
-    )
-    return Increment(clustering, links, index)
 
 
 @dataclass(frozen=True)
