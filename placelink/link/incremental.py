@@ -10,6 +10,7 @@ the model's fingerprint and the threshold. A monthly run then
 2. gives each new record whose identity is already a profile that profile's person;
 3. scores the remaining new profiles with the saved model against the known profiles (Splink's
    `predict_between`) and among themselves (`predict_within`), over the model's blocking rules;
+   only the known profiles some rule can pair with a new one are read for it (read_candidates);
 4. clusters by connected components over the known persons (each one node: a person is never
    split) and the new profiles, joined by the new pairs at or above the saved threshold. A new
    profile that matches a person joins it; one that matches two persons merges them, as a full
@@ -245,22 +246,25 @@ def link_increment(
     con = link_connection(memory_limit, spill_to)
     with timed(phases, "read new records"):
         _read_new_records(con, plan, settings, state)
-    with timed(phases, "read known profiles"):
-        _read_known(con, settings, state, index_file)
+    parts = [state_dir(settings) / p for p in state.parts]
+    with timed(phases, "known identities"):
+        first_new, n_known = _known_identities(con, parts, index_file)
     with timed(phases, "new profiles"):
-        n_new = _new_profiles(con, state)
+        n_new = _new_profiles(con, state, first_new)
+    rules = [
+        r["blocking_rule"]
+        for r in json.loads(model.read_text())["blocking_rules_to_generate_predictions"]
+    ]
+    between_rules = _mirrored(rules)
     threshold = state.threshold
     edges = np.empty((0, 2), np.int64)
     pairs_scored, per_rule, histogram = 0, {}, {}
     if n_new:
+        with timed(phases, "read candidate profiles"):
+            read_candidates(con, parts, between_rules)
         db_api = DuckDBAPI(con)
         new_sdf, known_sdf = db_api.register("new_profiles"), db_api.register("known")
         linker = Linker(new_sdf, str(model), log_level=logging.WARNING)
-        rules = [
-            r["blocking_rule"]
-            for r in json.loads(model.read_text())["blocking_rules_to_generate_predictions"]
-        ]
-        between_rules = _mirrored(rules)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             with timed(phases, "predict between"):
@@ -291,7 +295,6 @@ def link_increment(
             f"using ({UNIQUE_ID})",
             new_part,
         )
-    n_known = con.sql("select count(*) from known").fetchall()[0][0]
     con.close()
     diagnostics = Diagnostics(
         fields=state.fields,
@@ -337,13 +340,79 @@ def _read_new_records(
         con.unregister("arriving")
 
 
-def _read_known(
-    con: duckdb.DuckDBPyConnection, settings: Settings, state: LinkState, index_file: Path
-) -> None:
-    """Table known: the state's profiles, each with its live person, as Splink reads them."""
-    parts = ", ".join(f"'{state_dir(settings) / p}'" for p in state.parts)
+def _known_identities(
+    con: duckdb.DuckDBPyConnection, parts: list[Path], index_file: Path
+) -> tuple[int, int]:
+    """Tables person_of (each person_id ever stored → its live person) and known_keys (the
+    known profiles whose identity a new record carries, with their person); returns the first
+    free profile_id and the count of known profiles. Only two columns of the state are read."""
     current = _current_person(pd.read_parquet(index_file, columns=["person_id", "merged_into"]))
     con.register("current_person", current.rename_axis("stored").reset_index(name="person_id"))
+    con.execute("create table person_of as select stored, person_id from current_person")
+    con.unregister("current_person")
+    files = _parquet_list(parts)
+    con.execute(
+        f"""
+        create table known_keys as
+        select k.identity_key, c.person_id
+        from read_parquet({files}) k join person_of c on c.stored = k.person_id
+        where k.identity_key in (select identity_key from new_records)
+        """
+    )
+    last, count = con.sql(
+        f"select coalesce(max({UNIQUE_ID}), 0), count(*) from read_parquet({files})"
+    ).fetchall()[0]
+    return int(last) + 1, int(count)
+
+
+def _parquet_list(parts: list[Path]) -> str:
+    return "[" + ", ".join(f"'{p}'" for p in parts) + "]"
+
+
+_EQUALITY = re.compile(r"^\s*([lr])\.\"?(\w+)\"?\s*=\s*([lr])\.\"?(\w+)\"?\s*$")
+
+
+def _rule_keys(rule: str) -> list[tuple[str, str]] | None:
+    """A blocking rule as (new profile's column, known profile's column) pairs that must be
+    equal, `l` being the new side (predict_between's left); None where it is not a
+    conjunction of such equalities over stored encodings."""
+    keys = []
+    for part in re.split(r"\s+AND\s+", rule.strip(), flags=re.IGNORECASE):
+        match = _EQUALITY.match(part.strip("() "))
+        if match is None or match[1] == match[3]:
+            return None
+        new, known = (match[2], match[4]) if match[1] == "l" else (match[4], match[2])
+        if new not in PROFILE_COLUMNS or known not in PROFILE_COLUMNS:
+            return None
+        keys.append((new, known))
+    return keys
+
+
+def read_candidates(con: duckdb.DuckDBPyConnection, parts: list[Path], rules: list[str]) -> None:
+    """Table known: the state's profiles (`parts`) that some rule could pair with a profile of
+    new_profiles, as Splink reads them (Bloom words, live person from person_of).
+
+    A profile no rule can pair with a new one adds no pair to predict_between, so leaving it
+    out changes nothing scored; left in, it is read, its Bloom words computed and Splink's
+    blocking joins it, every month, for nothing. The filter is a semi-join on each rule's key
+    columns, read alone from the Parquet state first; a rule that is not a conjunction of
+    column equalities leaves every profile in.
+    """
+    files = _parquet_list(parts)
+    keys = [_rule_keys(rule) for rule in rules]
+    if any(k is None for k in keys):
+        candidates = f"select {UNIQUE_ID} from read_parquet({files})"
+    else:
+        candidates = (
+            " union ".join(
+                f"select k.{UNIQUE_ID} from read_parquet({files}) k semi join new_profiles n on "
+                + " and ".join(f'n."{new}" = k."{known}"' for new, known in pairs)
+                for pairs in keys
+                if pairs
+            )
+            or f"select {UNIQUE_ID} from read_parquet({files}) limit 0"
+        )
+    con.execute(f"create temp table candidate_ids as {candidates}")
     encodings = ", ".join(
         f'k."{c}", {bloom_word_columns(f"k.{c}", c)}' if c in BLOOM_COLUMNS else f'k."{c}"'
         for c in PROFILE_COLUMNS
@@ -352,16 +421,17 @@ def _read_known(
         f"""
         create table known as
         select k.{UNIQUE_ID}, k.identity_key, c.person_id, {encodings}, k.dob_token as {DOB_BLOCK}
-        from read_parquet([{parts}]) k join current_person c on c.stored = k.person_id
+        from read_parquet({files}) k
+        join person_of c on c.stored = k.person_id
+        where k.{UNIQUE_ID} in (select {UNIQUE_ID} from candidate_ids)
         """
     )
-    con.unregister("current_person")
+    con.execute("drop table candidate_ids")
 
 
-def _new_profiles(con: duckdb.DuckDBPyConnection, state: LinkState) -> int:
+def _new_profiles(con: duckdb.DuckDBPyConnection, state: LinkState, first_new: int) -> int:
     """Table new_profiles: the new records' identities no known profile holds, numbered
     above every known profile_id; returns their count. Refuses fields the model lacks."""
-    first_new = con.sql(f"select coalesce(max({UNIQUE_ID}), 0) + 1 from known").fetchall()[0][0]
     profile_columns = ", ".join(_profile_column(c) for c in PROFILE_COLUMNS)
     con.execute(
         f"""
@@ -369,7 +439,7 @@ def _new_profiles(con: duckdb.DuckDBPyConnection, state: LinkState) -> int:
         select {first_new} - 1 + row_number() over (order by identity_key) as {UNIQUE_ID},
                identity_key, {profile_columns}, any_value(dob_token) as {DOB_BLOCK}
         from new_records
-        where identity_key not in (select identity_key from known)
+        where identity_key not in (select identity_key from known_keys)
         group by identity_key
         """
     )
@@ -475,7 +545,7 @@ def _cluster(
                coalesce(c.cluster_id, m.cluster_id, k.person_id) as cluster_id,
                '{run_id}' as first_seen_run
         from new_records r
-        left join known k using (identity_key)
+        left join known_keys k using (identity_key)
         left join remap m on m.person_id = k.person_id
         left join new_profiles p on p.identity_key = r.identity_key
         left join new_cluster c on c.{UNIQUE_ID} = p.{UNIQUE_ID}
