@@ -147,25 +147,23 @@ def plan_linkage(
         return Plan(False, f"state file(s) missing: {', '.join(missing)}")
     con = duckdb.connect()
     files = ", ".join(f"'{p}'" for p in encoded_files)
-    con.execute(
+    # One join both ways: records only the encodings hold are new, records only
+    # record_links holds are gone.
+    unmatched = con.sql(
         f"""
-        create table current as
-        select source, record_id, filename, file_row_number
-        from read_parquet([{files}], filename = true, file_row_number = true)
+        select c.filename, c.file_row_number, c.record_id is null as gone
+        from read_parquet([{files}], filename = true, file_row_number = true) c
+        full join (select source, record_id from '{links_file}') p
+          on c.source = p.source and c.record_id = p.record_id
+        where c.record_id is null or p.record_id is null
         """
-    )
-    con.execute(f"create table previous as select source, record_id from '{links_file}'")
-    gone = con.sql(
-        "select count(*) from previous p anti join current c using (source, record_id)"
-    ).fetchall()[0][0]
-    if gone:
-        con.close()
-        return Plan(False, f"{gone:,} linked records are gone from the encodings", state)
-    new = con.sql(
-        "select filename, file_row_number from current c "
-        "anti join previous p using (source, record_id) order by all"
     ).fetchnumpy()
     con.close()
+    gone = int(unmatched["gone"].sum())
+    if gone:
+        return Plan(False, f"{gone:,} linked records are gone from the encodings", state)
+    order = np.lexsort((unmatched["file_row_number"], unmatched["filename"]))
+    new = {k: v[order] for k, v in unmatched.items()}
     rows = {
         Path(name): new["file_row_number"][new["filename"] == name]
         for name in np.unique(new["filename"])
