@@ -583,9 +583,10 @@ def assign_increment(
     )
     links = con.sql(
         """
+        with sizes as (select cluster_id, count(*) as cluster_size from clustered group by all)
         select c.source, c.record_id, coalesce(f.person_id, c.cluster_id) as person_id,
-               count(*) over (partition by c.cluster_id) as cluster_size, c.first_seen_run
-        from clustered c left join fresh f using (cluster_id)
+               s.cluster_size, c.first_seen_run
+        from clustered c join sizes s using (cluster_id) left join fresh f using (cluster_id)
         order by c.source, c.record_id
         """
     ).arrow()
@@ -603,16 +604,12 @@ def assign_increment(
     )
     fresh = con.sql("select person_id from fresh order by person_id").fetchnumpy()["person_id"]
     merges = con.sql("select distinct person_id, cluster_id from remap where cluster_id >= 0").df()
-    index = pd.DataFrame(
-        {
-            "person_id": pd.array([*previous_index["person_id"], *fresh], dtype="int64"),
-            "created_run": pd.array(
-                [*previous_index["created_run"], *[run_id] * len(fresh)], dtype="string"
-            ),
-            "merged_into": pd.array(
-                [*previous_index["merged_into"], *[pd.NA] * len(fresh)], dtype="Int64"
-            ),
-        }
+    dtypes = {"person_id": "int64", "created_run": "string", "merged_into": "Int64"}
+    created = pd.DataFrame(
+        {"person_id": fresh, "created_run": run_id, "merged_into": pd.NA}, columns=list(dtypes)
+    )
+    index = pd.concat(
+        [previous_index[list(dtypes)].astype(dtypes), created.astype(dtypes)], ignore_index=True
     )
     merge_map = merges.set_index("person_id")["cluster_id"]
     index["merged_into"] = (
@@ -652,25 +649,20 @@ def save_state(
     a full link replaced. Written after record_links, so a state that names a run's part
     describes that run's record_links (plan_linkage checks the count)."""
     folder = state_dir(settings)
-    # An increment's part carries its persons already; a full link's, its clusters.
-    mapping = (
-        cluster_persons(clusters, links)
-        if clusters is not None
-        else pd.DataFrame({"cluster_id": links["person_id"].unique()}).assign(
-            person_id=lambda d: d["cluster_id"]
-        )
-    )
     name = f"{run_id}.parquet"
     staged = folder / f".{name}.staged"
     con = duckdb.connect()
-    con.register("mapping", mapping)
-    con.execute(
-        f"""
-        copy (select p.* exclude (cluster_id), m.person_id
-              from read_parquet('{part}') p join mapping m using (cluster_id))
-        to '{staged}' (format parquet, compression zstd)
-        """
-    )
+    if clusters is None:  # an increment's part carries its persons already
+        persons = (
+            f"select * exclude (cluster_id), cluster_id as person_id from read_parquet('{part}')"
+        )
+    else:  # a full link's, its clusters
+        con.register("mapping", cluster_persons(clusters, links))
+        persons = (
+            f"select p.* exclude (cluster_id), m.person_id "
+            f"from read_parquet('{part}') p join mapping m using (cluster_id)"
+        )
+    con.execute(f"copy ({persons}) to '{staged}' (format parquet, compression zstd)")
     con.close()
     part.unlink()
     if previous is not None and not pq.ParquetFile(staged).metadata.num_rows:
