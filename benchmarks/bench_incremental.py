@@ -187,12 +187,14 @@ def _median(values: list[float]) -> float:
 
 def _report(home: Path, last: str, results: dict[str, list[dict]]) -> None:
     print(f"\nhome {home}, new month {last}, {len(results['full'])} run(s) of each link")
-    header = ("mode", "records", "new", "precision", "recall", "F1", "wall s", "cpu s", "peak MiB")
+    header = ("mode", "records", "new", "pairs", "precision", "recall", "F1", "wall s", "cpu s")
+    header = (*header, "peak MiB")
     print(f"{'link':16}" + "".join(f"{h:>12}" for h in header))
     for which, rows in results.items():
         for i, f in enumerate(rows):
             print(
                 f"{f'{which} {i + 1}':16}{f['mode']:>12}{f['records']:12,}{f['new_records']:12,}"
+                f"{f['pairs_scored']:12,}"
                 f"{f['precision']:12.5f}{f['recall']:12.5f}{f['f1']:12.5f}"
                 f"{f['wall_s']:12.1f}{f['cpu_s']:12.1f}{f['peak_mib']:12.0f}"
             )
