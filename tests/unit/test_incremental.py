@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from placelink.encode import LIST_COLUMNS, OUTPUT_COLUMNS
+from placelink.encode import KEY_FINGERPRINT, LIST_COLUMNS, OUTPUT_COLUMNS
+from placelink.files import write_text_atomic
 from placelink.link.incremental import (
+    STATE_VERSION,
+    LinkState,
     _current_person,
     _mirrored,
     assign_increment,
+    model_sha256,
+    plan_linkage,
     read_candidates,
     read_rows,
+    state_dir,
 )
 from placelink.link.model import BLOOM_COLUMNS, PROFILE_COLUMNS
 from placelink.link.person_index import assign_person_ids
+from placelink.settings import Settings
 
 
 def test_a_one_sided_rule_is_also_tried_the_other_way_round():
@@ -197,3 +206,35 @@ def test_the_candidates_are_the_known_profiles_the_rules_pair(tmp_path):
         }
     found = _candidates(tmp_path, known, new, rules)
     assert found == paired and 0 < len(found) < len(known)
+
+
+def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(tmp_path):
+    settings = Settings.from_env(environ={}, home=tmp_path)
+    state_dir(settings).mkdir(parents=True)
+    (state_dir(settings) / "full.parquet").write_bytes(b"")
+    model = settings.linkage / "model.json"
+    model.write_text("{}")
+
+    def encoded(name: str, ids: list[str]) -> Path:
+        path = settings.linkage / f"{name}.parquet"
+        table = pa.table({"source": [name] * len(ids), "record_id": ids})
+        pq.write_table(table.replace_schema_metadata({KEY_FINGERPRINT: "k1"}), path)
+        return path
+
+    files = [encoded("a", ["a1", "a2", "a3", "a4"]), encoded("b", ["b1", "b2"])]
+    links, index = settings.linkage / "record_links.parquet", settings.linkage / "index.parquet"
+    pq.write_table(pa.table({"source": ["a", "a", "b"], "record_id": ["a1", "a3", "b2"]}), links)
+    pq.write_table(pa.table({"person_id": [1]}), index)
+    state = LinkState("k1", model_sha256(model), 0.9, ("nhs_number",), 3, ("full.parquet",), "r", 0)
+    write_text_atomic(
+        json.dumps({"version": STATE_VERSION, **state.__dict__}), state_dir(settings) / "state.json"
+    )
+    plan = plan_linkage(settings, files, model, links, index, full_relink=False)
+    assert plan.incremental and plan.new_records == 3
+    assert {p.name: r.tolist() for p, r in (plan.new_rows or {}).items()} == {
+        "a.parquet": [1, 3],
+        "b.parquet": [0],
+    }
+    files[1] = encoded("b", ["b1"])  # b2 is gone from the encodings
+    plan = plan_linkage(settings, files, model, links, index, full_relink=False)
+    assert not plan.incremental and plan.reason == "1 linked records are gone from the encodings"
