@@ -6,7 +6,7 @@ else, holds no key, and writes record pseudonym → internal person id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +39,7 @@ class LinkageResult:
     mode: str = "full"  # "full" or "incremental" (placelink.link.incremental)
     mode_reason: str = ""  # why: "increment", or why a full link was needed
     new_records: int = 0  # records this run found not yet in record_links (incremental)
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # wall seconds by phase
 
 
 def record_links_path(settings: Settings) -> Path:
@@ -70,47 +71,64 @@ def run_linkage(
     model = model_path(settings)
     # Increments run Splink on DuckDB against the saved model: on Spark, every run links in full.
     full_relink = full_relink or settings.link_backend != "duckdb"
-    plan = incremental.plan_linkage(
-        settings, encoded_files, model, links_file, index_file, full_relink
-    )
+    phases: dict[str, float] = {}
+    timed = incremental.timed
+    with timed(phases, "plan"):
+        plan = incremental.plan_linkage(
+            settings, encoded_files, model, links_file, index_file, full_relink
+        )
     part = incremental.state_dir(settings) / f".{run_id}.profiles.staged"
     increment = None
     if plan.incremental:
         try:
             increment = incremental.link_increment(
                 settings, plan, model, links_file, index_file,
-                settings.link_memory_limit, settings.linkage / "spill", part, run_id,
+                settings.link_memory_limit, settings.linkage / "spill", part, run_id, phases,
             )  # fmt: skip
         except incremental.IncrementRefused as refused:
             plan = incremental.Plan(False, str(refused))
     if increment is not None:  # the increment assigned person ids itself, as below would
         clustering, links, index = increment.clustering, increment.links, increment.index
     else:
-        clustering = link_encoded(
-            encoded_files,
-            model,
-            retrain=retrain,
-            memory_limit=settings.link_memory_limit,
-            spill_to=settings.linkage / "spill",
-            backend=settings.link_backend,
-            spark_master=settings.spark_master,
-            profiles_out=part,
-        )
-        previous = (
-            (pd.read_parquet(links_file), pd.read_parquet(index_file))
-            if links_file.exists() and index_file.exists()
-            else (None, None)
-        )
-        links, index = assign_person_ids(clustering.records, run_id, *previous)
-    write_parquet_atomic(pa.Table.from_pandas(links, preserve_index=False), links_file)
-    write_parquet_atomic(pa.Table.from_pandas(index, preserve_index=False), index_file)
-    incremental.save_state(
-        settings, part, None if increment else clustering.records, links, model,
-        clustering.threshold,
-        clustering.diagnostics.fields, clustering.key_fingerprint, run_id,
-        plan.state if plan.incremental else None,
-    )  # fmt: skip
-    sources = sources_per_person(links)
+        with timed(phases, "full link"):
+            clustering = link_encoded(
+                encoded_files,
+                model,
+                retrain=retrain,
+                memory_limit=settings.link_memory_limit,
+                spill_to=settings.linkage / "spill",
+                backend=settings.link_backend,
+                spark_master=settings.spark_master,
+                profiles_out=part,
+            )
+        with timed(phases, "assign person ids"):
+            previous = (
+                (pd.read_parquet(links_file), pd.read_parquet(index_file))
+                if links_file.exists() and index_file.exists()
+                else (None, None)
+            )
+            links, index = assign_person_ids(clustering.records, run_id, *previous)
+    with timed(phases, "write record_links"):
+        write_parquet_atomic(pa.Table.from_pandas(links, preserve_index=False), links_file)
+    with timed(phases, "write person_index"):
+        write_parquet_atomic(pa.Table.from_pandas(index, preserve_index=False), index_file)
+    with timed(phases, "save state"):
+        incremental.save_state(
+            settings, part, None if increment else clustering.records, links, model,
+            clustering.threshold,
+            clustering.diagnostics.fields, clustering.key_fingerprint, run_id,
+            plan.state if plan.incremental else None,
+        )  # fmt: skip
+    with timed(phases, "summary"):
+        sources = sources_per_person(links)
+        cluster_sizes = {
+            int(k): int(v)
+            for k, v in links.groupby("person_id").size().value_counts().sort_index().items()
+        }
+        linked_other_source = {
+            str(k): float(v)
+            for k, v in links["person_id"].map(sources > 1).groupby(links["source"]).mean().items()
+        }
     return LinkageResult(
         records=len(links),
         persons=len(sources),
@@ -122,18 +140,13 @@ def run_linkage(
         threshold=clustering.threshold,
         key_fingerprint=clustering.key_fingerprint,
         diagnostics=clustering.diagnostics,
-        cluster_sizes={
-            int(k): int(v)
-            for k, v in links.groupby("person_id").size().value_counts().sort_index().items()
-        },
-        linked_other_source={
-            str(k): float(v)
-            for k, v in links["person_id"].map(sources > 1).groupby(links["source"]).mean().items()
-        },
+        cluster_sizes=cluster_sizes,
+        linked_other_source=linked_other_source,
         record_links=links_file,
         person_index=index_file,
         model=model,
         mode="incremental" if plan.incremental else "full",
         mode_reason=plan.reason,
         new_records=plan.new_records if plan.incremental else len(links),
+        phase_seconds=phases,
     )

@@ -10,6 +10,7 @@ the model's fingerprint and the threshold. A monthly run then
 2. gives each new record whose identity is already a profile that profile's person;
 3. scores the remaining new profiles with the saved model against the known profiles (Splink's
    `predict_between`) and among themselves (`predict_within`), over the model's blocking rules;
+   only the known profiles some rule can pair with a new one are read for it (read_candidates);
 4. clusters by connected components over the known persons (each one node: a person is never
    split) and the new profiles, joined by the new pairs at or above the saved threshold. A new
    profile that matches a person joins it; one that matches two persons merges them, as a full
@@ -32,7 +33,10 @@ import json
 import logging
 import os
 import re
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +93,17 @@ class Plan:
     new_records: int = 0
 
 
+@contextmanager
+def timed(phases: dict[str, float] | None, name: str) -> Iterator[None]:
+    """Add the wall seconds of the block to phases[name]: where an increment's time goes."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        if phases is not None:
+            phases[name] = phases.get(name, 0.0) + time.perf_counter() - began
+
+
 def state_dir(settings: Settings) -> Path:
     return settings.linkage / "profiles"
 
@@ -132,25 +147,23 @@ def plan_linkage(
         return Plan(False, f"state file(s) missing: {', '.join(missing)}")
     con = duckdb.connect()
     files = ", ".join(f"'{p}'" for p in encoded_files)
-    con.execute(
+    # One join both ways: records only the encodings hold are new, records only
+    # record_links holds are gone.
+    unmatched = con.sql(
         f"""
-        create table current as
-        select source, record_id, filename, file_row_number
-        from read_parquet([{files}], filename = true, file_row_number = true)
+        select c.filename, c.file_row_number, c.record_id is null as gone
+        from read_parquet([{files}], filename = true, file_row_number = true) c
+        full join (select source, record_id from '{links_file}') p
+          on c.source = p.source and c.record_id = p.record_id
+        where c.record_id is null or p.record_id is null
         """
-    )
-    con.execute(f"create table previous as select source, record_id from '{links_file}'")
-    gone = con.sql(
-        "select count(*) from previous p anti join current c using (source, record_id)"
-    ).fetchall()[0][0]
-    if gone:
-        con.close()
-        return Plan(False, f"{gone:,} linked records are gone from the encodings", state)
-    new = con.sql(
-        "select filename, file_row_number from current c "
-        "anti join previous p using (source, record_id) order by all"
     ).fetchnumpy()
     con.close()
+    gone = int(unmatched["gone"].sum())
+    if gone:
+        return Plan(False, f"{gone:,} linked records are gone from the encodings", state)
+    order = np.lexsort((unmatched["file_row_number"], unmatched["filename"]))
+    new = {k: v[order] for k, v in unmatched.items()}
     rows = {
         Path(name): new["file_row_number"][new["filename"] == name]
         for name in np.unique(new["filename"])
@@ -217,16 +230,96 @@ def link_increment(
     spill_to: Path | None,
     new_part: Path,
     run_id: str,
+    phases: dict[str, float] | None = None,
 ) -> Increment:
     """Cluster every record: the known ones as the last link left them, the new ones scored.
 
     Returns the records with a cluster_id: a live person_id of the last link where the
     cluster holds one (the smallest, where a new record joined several), else a negative
-    number. New profiles go to `new_part` with cluster_id, for save_state.
+    number. New profiles go to `new_part` with cluster_id, for save_state. Each phase's wall
+    seconds are added to `phases`.
     """
     state = plan.state
     assert state is not None and plan.new_rows is not None
     con = link_connection(memory_limit, spill_to)
+    with timed(phases, "read new records"):
+        _read_new_records(con, plan, settings, state)
+    parts = [state_dir(settings) / p for p in state.parts]
+    with timed(phases, "known identities"):
+        first_new, n_known = _known_identities(con, parts, index_file)
+    with timed(phases, "new profiles"):
+        n_new = _new_profiles(con, state, first_new)
+    rules = [
+        r["blocking_rule"]
+        for r in json.loads(model.read_text())["blocking_rules_to_generate_predictions"]
+    ]
+    between_rules = _mirrored(rules)
+    threshold = state.threshold
+    edges = np.empty((0, 2), np.int64)
+    pairs_scored, per_rule, histogram = 0, {}, {}
+    if n_new:
+        with timed(phases, "read candidate profiles"):
+            read_candidates(con, parts, between_rules)
+        db_api = DuckDBAPI(con)
+        new_sdf, known_sdf = db_api.register("new_profiles"), db_api.register("known")
+        linker = Linker(new_sdf, str(model), log_level=logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            with timed(phases, "predict between"):
+                between = linker.inference.predict_between(
+                    new_sdf,
+                    known_sdf,
+                    blocking_rules_to_generate_predictions=between_rules,
+                    threshold_match_probability=PREDICT_THRESHOLD,
+                    warning_mode="never",
+                )
+            with timed(phases, "predict within"):
+                within = linker.inference.predict_within(
+                    new_sdf, threshold_match_probability=PREDICT_THRESHOLD, warning_mode="never"
+                )
+        with timed(phases, "pairs and edges"):
+            pairs_scored, per_rule, histogram, edges = _edges(
+                con, between.physical_name, within.physical_name, rules, between_rules, threshold
+            )
+    with timed(phases, "cluster"):
+        _cluster(con, edges, links_file, run_id)
+    with timed(phases, "assign person ids"):
+        links, index = assign_increment(con, pd.read_parquet(index_file), run_id)
+    with timed(phases, "write profiles part"):
+        write_profiles(
+            con,
+            f"new_profiles join (select {UNIQUE_ID}, coalesce(f.person_id, n.cluster_id) "
+            f"as cluster_id from new_cluster n left join fresh f using (cluster_id)) "
+            f"using ({UNIQUE_ID})",
+            new_part,
+        )
+    con.close()
+    diagnostics = Diagnostics(
+        fields=state.fields,
+        comparisons_per_rule={},
+        pairs_per_rule=per_rule,
+        match_weight_histogram=histogram,
+        training_blocks=(),
+        untrained=(),
+    )
+    clustering = Clustering(
+        links[["source", "record_id"]].assign(cluster_id=links["person_id"]),
+        n_known + n_new,
+        int(pairs_scored),
+        int(len(edges)),
+        False,
+        threshold,
+        state.key_fingerprint,
+        diagnostics,
+    )
+    return Increment(clustering, links, index)
+
+
+def _read_new_records(
+    con: duckdb.DuckDBPyConnection, plan: Plan, settings: Settings, state: LinkState
+) -> None:
+    """Table new_records: the plan's new records with their identity_key and encodings."""
+    assert plan.new_rows is not None
     batches = [read_rows(path, rows) for path, rows in plan.new_rows.items()]
     arriving = pa.concat_tables(batches, promote_options="default") if batches else None
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
@@ -243,9 +336,81 @@ def link_increment(
             f"identity_key, {columns} from arriving"
         )
         con.unregister("arriving")
-    parts = ", ".join(f"'{state_dir(settings) / p}'" for p in state.parts)
+
+
+def _known_identities(
+    con: duckdb.DuckDBPyConnection, parts: list[Path], index_file: Path
+) -> tuple[int, int]:
+    """Tables person_of (each person_id ever stored → its live person) and known_keys (the
+    known profiles whose identity a new record carries, with their person); returns the first
+    free profile_id and the count of known profiles. Only two columns of the state are read."""
     current = _current_person(pd.read_parquet(index_file, columns=["person_id", "merged_into"]))
     con.register("current_person", current.rename_axis("stored").reset_index(name="person_id"))
+    con.execute("create table person_of as select stored, person_id from current_person")
+    con.unregister("current_person")
+    files = _parquet_list(parts)
+    con.execute(
+        f"""
+        create table known_keys as
+        select k.identity_key, c.person_id
+        from read_parquet({files}) k join person_of c on c.stored = k.person_id
+        where k.identity_key in (select identity_key from new_records)
+        """
+    )
+    last, count = con.sql(
+        f"select coalesce(max({UNIQUE_ID}), 0), count(*) from read_parquet({files})"
+    ).fetchall()[0]
+    return int(last) + 1, int(count)
+
+
+def _parquet_list(parts: list[Path]) -> str:
+    return "[" + ", ".join(f"'{p}'" for p in parts) + "]"
+
+
+_EQUALITY = re.compile(r"^\s*([lr])\.\"?(\w+)\"?\s*=\s*([lr])\.\"?(\w+)\"?\s*$")
+
+
+def _rule_keys(rule: str) -> list[tuple[str, str]] | None:
+    """A blocking rule as (new profile's column, known profile's column) pairs that must be
+    equal, `l` being the new side (predict_between's left); None where it is not a
+    conjunction of such equalities over stored encodings."""
+    keys = []
+    for part in re.split(r"\s+AND\s+", rule.strip(), flags=re.IGNORECASE):
+        match = _EQUALITY.match(part.strip("() "))
+        if match is None or match[1] == match[3]:
+            return None
+        new, known = (match[2], match[4]) if match[1] == "l" else (match[4], match[2])
+        if new not in PROFILE_COLUMNS or known not in PROFILE_COLUMNS:
+            return None
+        keys.append((new, known))
+    return keys
+
+
+def read_candidates(con: duckdb.DuckDBPyConnection, parts: list[Path], rules: list[str]) -> None:
+    """Table known: the state's profiles (`parts`) that some rule could pair with a profile of
+    new_profiles, as Splink reads them (Bloom words, live person from person_of).
+
+    A profile no rule can pair with a new one adds no pair to predict_between, so leaving it
+    out changes nothing scored; left in, it is read, its Bloom words computed and Splink's
+    blocking joins it, every month, for nothing. The filter is a semi-join on each rule's key
+    columns, read alone from the Parquet state first; a rule that is not a conjunction of
+    column equalities leaves every profile in.
+    """
+    files = _parquet_list(parts)
+    keys = [_rule_keys(rule) for rule in rules]
+    if any(k is None for k in keys):
+        candidates = f"select {UNIQUE_ID} from read_parquet({files})"
+    else:
+        candidates = (
+            " union ".join(
+                f"select k.{UNIQUE_ID} from read_parquet({files}) k semi join new_profiles n on "
+                + " and ".join(f'n."{new}" = k."{known}"' for new, known in pairs)
+                for pairs in keys
+                if pairs
+            )
+            or f"select {UNIQUE_ID} from read_parquet({files}) limit 0"
+        )
+    con.execute(f"create temp table candidate_ids as {candidates}")
     encodings = ", ".join(
         f'k."{c}", {bloom_word_columns(f"k.{c}", c)}' if c in BLOOM_COLUMNS else f'k."{c}"'
         for c in PROFILE_COLUMNS
@@ -254,11 +419,17 @@ def link_increment(
         f"""
         create table known as
         select k.{UNIQUE_ID}, k.identity_key, c.person_id, {encodings}, k.dob_token as {DOB_BLOCK}
-        from read_parquet([{parts}]) k join current_person c on c.stored = k.person_id
+        from read_parquet({files}) k
+        join person_of c on c.stored = k.person_id
+        where k.{UNIQUE_ID} in (select {UNIQUE_ID} from candidate_ids)
         """
     )
-    con.unregister("current_person")
-    first_new = con.sql(f"select coalesce(max({UNIQUE_ID}), 0) + 1 from known").fetchall()[0][0]
+    con.execute("drop table candidate_ids")
+
+
+def _new_profiles(con: duckdb.DuckDBPyConnection, state: LinkState, first_new: int) -> int:
+    """Table new_profiles: the new records' identities no known profile holds, numbered
+    above every known profile_id; returns their count. Refuses fields the model lacks."""
     profile_columns = ", ".join(_profile_column(c) for c in PROFILE_COLUMNS)
     con.execute(
         f"""
@@ -266,7 +437,7 @@ def link_increment(
         select {first_new} - 1 + row_number() over (order by identity_key) as {UNIQUE_ID},
                identity_key, {profile_columns}, any_value(dob_token) as {DOB_BLOCK}
         from new_records
-        where identity_key not in (select identity_key from known)
+        where identity_key not in (select identity_key from known_keys)
         group by identity_key
         """
     )
@@ -279,62 +450,58 @@ def link_increment(
         raise IncrementRefused(
             f"new records fill {sorted(extra)}, which the model does not compare"
         )
+    return n_new
 
-    threshold = state.threshold
-    edges = np.empty((0, 2), np.int64)
-    pairs_scored, per_rule, histogram = 0, {}, {}
-    if n_new:
-        db_api = DuckDBAPI(con)
-        new_sdf, known_sdf = db_api.register("new_profiles"), db_api.register("known")
-        linker = Linker(new_sdf, str(model), log_level=logging.WARNING)
-        rules = [
-            r["blocking_rule"]
-            for r in json.loads(model.read_text())["blocking_rules_to_generate_predictions"]
-        ]
-        between_rules = _mirrored(rules)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            between = linker.inference.predict_between(
-                new_sdf,
-                known_sdf,
-                blocking_rules_to_generate_predictions=between_rules,
-                threshold_match_probability=PREDICT_THRESHOLD,
-                warning_mode="never",
-            )
-            within = linker.inference.predict_within(
-                new_sdf, threshold_match_probability=PREDICT_THRESHOLD, warning_mode="never"
-            )
-        scored = f"""
-            select {UNIQUE_ID}_l as l, {UNIQUE_ID}_r as r, match_probability, match_weight,
-                   match_key, 'b' as kind from {between.physical_name}
-            union all
-            select {UNIQUE_ID}_l, {UNIQUE_ID}_r, match_probability, match_weight, match_key, 'w'
-            from {within.physical_name}
+
+def _edges(
+    con: duckdb.DuckDBPyConnection,
+    between: str,
+    within: str,
+    rules: list[str],
+    between_rules: list[str],
+    threshold: float,
+) -> tuple[int, dict[str, int], dict[float, int], np.ndarray]:
+    """Pairs scored, pairs per rule, the match-weight histogram, and the edges at or above
+    the threshold (a known profile's end as its negated person_id)."""
+    scored = f"""
+        select {UNIQUE_ID}_l as l, {UNIQUE_ID}_r as r, match_probability, match_weight,
+               match_key, 'b' as kind from {between}
+        union all
+        select {UNIQUE_ID}_l, {UNIQUE_ID}_r, match_probability, match_weight, match_key, 'w'
+        from {within}
+    """
+    con.execute(f"create table scored as {scored}")
+    pairs_scored = con.sql("select count(*) from scored").fetchall()[0][0]
+    per_rule: dict[str, int] = {}
+    for kind, key, n in con.sql(
+        "select kind, match_key, count(*) from scored group by all"
+    ).fetchall():
+        rule = (between_rules if kind == "b" else rules)[int(key)]
+        per_rule[rule] = per_rule.get(rule, 0) + int(n)
+    histogram = {
+        float(low): int(n)
+        for low, n in con.sql(
+            f"select floor(match_weight / {WEIGHT_BIN}) * {WEIGHT_BIN} as low, count(*) "
+            "from scored group by all order by low"
+        ).fetchall()
+    }
+    # Known profiles stand for their person: an edge to one is an edge to the person.
+    found = con.sql(
+        f"""
+        select s.l, case when s.kind = 'b' then -k.person_id else s.r end as r
+        from scored s left join known k on s.kind = 'b' and k.{UNIQUE_ID} = s.r
+        where s.match_probability >= {threshold}
         """
-        con.execute(f"create table scored as {scored}")
-        pairs_scored = con.sql("select count(*) from scored").fetchall()[0][0]
-        for kind, key, n in con.sql(
-            "select kind, match_key, count(*) from scored group by all"
-        ).fetchall():
-            rule = (between_rules if kind == "b" else rules)[int(key)]
-            per_rule[rule] = per_rule.get(rule, 0) + int(n)
-        histogram = {
-            float(low): int(n)
-            for low, n in con.sql(
-                f"select floor(match_weight / {WEIGHT_BIN}) * {WEIGHT_BIN} as low, count(*) "
-                "from scored group by all order by low"
-            ).fetchall()
-        }
-        # Known profiles stand for their person: an edge to one is an edge to the person.
-        found = con.sql(
-            f"""
-            select s.l, case when s.kind = 'b' then -k.person_id else s.r end as r
-            from scored s left join known k on s.kind = 'b' and k.{UNIQUE_ID} = s.r
-            where s.match_probability >= {threshold}
-            """
-        ).fetchnumpy()
-        edges = np.column_stack([found["l"], found["r"]]).astype(np.int64)
+    ).fetchnumpy()
+    edges = np.column_stack([found["l"], found["r"]]).astype(np.int64)
+    return int(pairs_scored), per_rule, histogram, edges
 
+
+def _cluster(
+    con: duckdb.DuckDBPyConnection, edges: np.ndarray, links_file: Path, run_id: str
+) -> None:
+    """Table clustered: every record with its cluster_id (see assign_increment), and the
+    tables remap (merged persons) and new_cluster (each new profile's cluster)."""
     # Nodes: new profiles (positive ids) and the known persons they touch (negated person ids).
     profile_ids = con.sql(f"select {UNIQUE_ID} from new_profiles").fetchnumpy()[UNIQUE_ID]
     nodes, inverse = np.unique(
@@ -376,40 +543,12 @@ def link_increment(
                coalesce(c.cluster_id, m.cluster_id, k.person_id) as cluster_id,
                '{run_id}' as first_seen_run
         from new_records r
-        left join known k using (identity_key)
+        left join known_keys k using (identity_key)
         left join remap m on m.person_id = k.person_id
         left join new_profiles p on p.identity_key = r.identity_key
         left join new_cluster c on c.{UNIQUE_ID} = p.{UNIQUE_ID}
         """
     )
-    links, index = assign_increment(con, pd.read_parquet(index_file), run_id)
-    write_profiles(
-        con,
-        f"new_profiles join (select {UNIQUE_ID}, coalesce(f.person_id, n.cluster_id) as cluster_id "
-        f"from new_cluster n left join fresh f using (cluster_id)) using ({UNIQUE_ID})",
-        new_part,
-    )
-    n_known = con.sql("select count(*) from known").fetchall()[0][0]
-    con.close()
-    diagnostics = Diagnostics(
-        fields=state.fields,
-        comparisons_per_rule={},
-        pairs_per_rule=per_rule,
-        match_weight_histogram=histogram,
-        training_blocks=(),
-        untrained=(),
-    )
-    clustering = Clustering(
-        links[["source", "record_id"]].assign(cluster_id=links["person_id"]),
-        n_known + n_new,
-        int(pairs_scored),
-        int(len(edges)),
-        False,
-        threshold,
-        state.key_fingerprint,
-        diagnostics,
-    )
-    return Increment(clustering, links, index)
 
 
 @dataclass(frozen=True)
@@ -444,9 +583,10 @@ def assign_increment(
     )
     links = con.sql(
         """
+        with sizes as (select cluster_id, count(*) as cluster_size from clustered group by all)
         select c.source, c.record_id, coalesce(f.person_id, c.cluster_id) as person_id,
-               count(*) over (partition by c.cluster_id) as cluster_size, c.first_seen_run
-        from clustered c left join fresh f using (cluster_id)
+               s.cluster_size, c.first_seen_run
+        from clustered c join sizes s using (cluster_id) left join fresh f using (cluster_id)
         order by c.source, c.record_id
         """
     ).arrow()
@@ -464,16 +604,12 @@ def assign_increment(
     )
     fresh = con.sql("select person_id from fresh order by person_id").fetchnumpy()["person_id"]
     merges = con.sql("select distinct person_id, cluster_id from remap where cluster_id >= 0").df()
-    index = pd.DataFrame(
-        {
-            "person_id": pd.array([*previous_index["person_id"], *fresh], dtype="int64"),
-            "created_run": pd.array(
-                [*previous_index["created_run"], *[run_id] * len(fresh)], dtype="string"
-            ),
-            "merged_into": pd.array(
-                [*previous_index["merged_into"], *[pd.NA] * len(fresh)], dtype="Int64"
-            ),
-        }
+    dtypes = {"person_id": "int64", "created_run": "string", "merged_into": "Int64"}
+    created = pd.DataFrame(
+        {"person_id": fresh, "created_run": run_id, "merged_into": pd.NA}, columns=list(dtypes)
+    )
+    index = pd.concat(
+        [previous_index[list(dtypes)].astype(dtypes), created.astype(dtypes)], ignore_index=True
     )
     merge_map = merges.set_index("person_id")["cluster_id"]
     index["merged_into"] = (
@@ -513,25 +649,20 @@ def save_state(
     a full link replaced. Written after record_links, so a state that names a run's part
     describes that run's record_links (plan_linkage checks the count)."""
     folder = state_dir(settings)
-    # An increment's part carries its persons already; a full link's, its clusters.
-    mapping = (
-        cluster_persons(clusters, links)
-        if clusters is not None
-        else pd.DataFrame({"cluster_id": links["person_id"].unique()}).assign(
-            person_id=lambda d: d["cluster_id"]
-        )
-    )
     name = f"{run_id}.parquet"
     staged = folder / f".{name}.staged"
     con = duckdb.connect()
-    con.register("mapping", mapping)
-    con.execute(
-        f"""
-        copy (select p.* exclude (cluster_id), m.person_id
-              from read_parquet('{part}') p join mapping m using (cluster_id))
-        to '{staged}' (format parquet, compression zstd)
-        """
-    )
+    if clusters is None:  # an increment's part carries its persons already
+        persons = (
+            f"select * exclude (cluster_id), cluster_id as person_id from read_parquet('{part}')"
+        )
+    else:  # a full link's, its clusters
+        con.register("mapping", cluster_persons(clusters, links))
+        persons = (
+            f"select p.* exclude (cluster_id), m.person_id "
+            f"from read_parquet('{part}') p join mapping m using (cluster_id)"
+        )
+    con.execute(f"copy ({persons}) to '{staged}' (format parquet, compression zstd)")
     con.close()
     part.unlink()
     if previous is not None and not pq.ParquetFile(staged).metadata.num_rows:

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import json
+import random
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from placelink.encode import OUTPUT_COLUMNS
-from placelink.link.incremental import _current_person, _mirrored, assign_increment, read_rows
+from placelink.encode import KEY_FINGERPRINT, LIST_COLUMNS, OUTPUT_COLUMNS
+from placelink.files import write_text_atomic
+from placelink.link.incremental import (
+    STATE_VERSION,
+    LinkState,
+    _current_person,
+    _mirrored,
+    assign_increment,
+    model_sha256,
+    plan_linkage,
+    read_candidates,
+    read_rows,
+    state_dir,
+)
+from placelink.link.model import BLOOM_COLUMNS, PROFILE_COLUMNS
 from placelink.link.person_index import assign_person_ids
+from placelink.settings import Settings
 
 
 def test_a_one_sided_rule_is_also_tried_the_other_way_round():
@@ -94,3 +112,129 @@ def test_an_increment_assigns_person_ids_as_the_person_index_would():
     assert links.set_index("record_id").person_id.to_dict() == {
         "a1": 1, "a2": 1, "b1": 1, "c1": 3, "d1": 5, "n1": 1, "n2": 6, "n3": 6, "n4": 7,
     }  # fmt: skip
+
+
+def _profiles(rows: list[dict]) -> pa.Table:
+    """Profiles as the state stores them: every encoding, null where a row leaves it out."""
+    n = len(rows)
+    columns = {
+        "profile_id": pa.array([r["profile_id"] for r in rows], pa.int64()),
+        "identity_key": pa.array([f"key{r['profile_id']}" for r in rows]),
+    }
+    for c in PROFILE_COLUMNS:
+        kind = (
+            pa.list_(pa.string())
+            if c in LIST_COLUMNS
+            else pa.binary()
+            if c in BLOOM_COLUMNS
+            else pa.string()
+        )
+        columns[c] = pa.array([r.get(c) for r in rows] if n else [], kind)
+    columns["person_id"] = pa.array([r["profile_id"] for r in rows], pa.int64())
+    return pa.table(columns)
+
+
+def _candidates(tmp_path, known: list[dict], new: list[dict], rules: list[str]) -> set[int]:
+    part = tmp_path / "part.parquet"
+    pq.write_table(_profiles(known), part)
+    con = duckdb.connect()
+    new_profiles = _profiles(new).drop(["person_id"])
+    con.register("arriving", new_profiles)
+    con.execute("create table new_profiles as select * from arriving")
+    con.execute(
+        "create table person_of as select profile_id as stored, profile_id as person_id "
+        f"from '{part}'"
+    )
+    read_candidates(con, [part], rules)
+    return set(con.sql("select profile_id from known").fetchnumpy()["profile_id"].tolist())
+
+
+RULES = [
+    "l.nhs_token = r.nhs_token",
+    "l.dob_token = r.dob_token AND l.family_phonetic_token = r.family_phonetic_token",
+    "l.dob_swap_token = r.dob_token",
+]
+
+
+def test_only_known_profiles_a_blocking_rule_can_pair_with_a_new_one_are_read(tmp_path):
+    new = [
+        {"profile_id": 100, "nhs_token": "N1", "dob_token": "D1", "family_phonetic_token": "F1"},
+        {"profile_id": 101, "dob_token": "D2", "dob_swap_token": "S1"},
+    ]
+    known = [
+        {"profile_id": 1, "nhs_token": "N1"},  # the NHS number
+        {"profile_id": 2, "dob_token": "D1", "family_phonetic_token": "F1"},  # both keys
+        {"profile_id": 3, "dob_token": "D1", "family_phonetic_token": "F9", "nhs_token": "N9"},
+        {"profile_id": 4, "dob_swap_token": "D2"},  # the one-sided rule, mirrored
+        {"profile_id": 5, "dob_token": "S1"},  # the one-sided rule as written
+        {"profile_id": 6, "given_token": "G1"},  # no key, nulls pair nothing
+        {"profile_id": 7, "given_token": "G2", "given_bloom": bytes(64)},
+    ]
+    assert _candidates(tmp_path, known, new, _mirrored(RULES)) == {1, 2, 4, 5}
+    # The rules as written, unmirrored, would miss profile 4.
+    assert _candidates(tmp_path, known, new, RULES) == {1, 2, 5}
+    # A rule that is not a conjunction of equalities cannot filter: every profile is read.
+    fuzzy = [*RULES, "levenshtein(l.given_token, r.given_token) < 2"]
+    assert _candidates(tmp_path, known, new, fuzzy) == {1, 2, 3, 4, 5, 6, 7}
+
+
+def test_the_candidates_are_the_known_profiles_the_rules_pair(tmp_path):
+    """Against the rules themselves, joined as Splink joins them, on random small tokens."""
+    rng = random.Random(3)
+
+    def profile(i: int) -> dict:
+        return {
+            "profile_id": i,
+            **{
+                c: rng.choice([None, "a", "b", "c", "d", "e", "f"])
+                for c in ("nhs_token", "dob_token", "dob_swap_token", "family_phonetic_token")
+            },
+        }
+
+    known = [profile(i) for i in range(1, 200)]
+    new = [profile(i) for i in range(1000, 1004)]
+    rules = _mirrored(RULES)
+    part = tmp_path / "all.parquet"
+    pq.write_table(_profiles(known), part)
+    con = duckdb.connect()
+    con.register("n", _profiles(new))
+    paired = set()
+    for rule in rules:
+        paired |= {
+            row[0]
+            for row in con.sql(f"select r.profile_id from n l join '{part}' r on {rule}").fetchall()
+        }
+    found = _candidates(tmp_path, known, new, rules)
+    assert found == paired and 0 < len(found) < len(known)
+
+
+def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(tmp_path):
+    settings = Settings.from_env(environ={}, home=tmp_path)
+    state_dir(settings).mkdir(parents=True)
+    (state_dir(settings) / "full.parquet").write_bytes(b"")
+    model = settings.linkage / "model.json"
+    model.write_text("{}")
+
+    def encoded(name: str, ids: list[str]) -> Path:
+        path = settings.linkage / f"{name}.parquet"
+        table = pa.table({"source": [name] * len(ids), "record_id": ids})
+        pq.write_table(table.replace_schema_metadata({KEY_FINGERPRINT: "k1"}), path)
+        return path
+
+    files = [encoded("a", ["a1", "a2", "a3", "a4"]), encoded("b", ["b1", "b2"])]
+    links, index = settings.linkage / "record_links.parquet", settings.linkage / "index.parquet"
+    pq.write_table(pa.table({"source": ["a", "a", "b"], "record_id": ["a1", "a3", "b2"]}), links)
+    pq.write_table(pa.table({"person_id": [1]}), index)
+    state = LinkState("k1", model_sha256(model), 0.9, ("nhs_number",), 3, ("full.parquet",), "r", 0)
+    write_text_atomic(
+        json.dumps({"version": STATE_VERSION, **state.__dict__}), state_dir(settings) / "state.json"
+    )
+    plan = plan_linkage(settings, files, model, links, index, full_relink=False)
+    assert plan.incremental and plan.new_records == 3
+    assert {p.name: r.tolist() for p, r in (plan.new_rows or {}).items()} == {
+        "a.parquet": [1, 3],
+        "b.parquet": [0],
+    }
+    files[1] = encoded("b", ["b1"])  # b2 is gone from the encodings
+    plan = plan_linkage(settings, files, model, links, index, full_relink=False)
+    assert not plan.incremental and plan.reason == "1 linked records are gone from the encodings"
