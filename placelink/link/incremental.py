@@ -145,6 +145,11 @@ def plan_linkage(
     missing = [p for p in state.parts if not (state_dir(settings) / p).exists()]
     if missing:
         return Plan(False, f"state file(s) missing: {', '.join(missing)}")
+    # A new placelink may encode more than the one that made the state: its profiles would lack
+    # the new encodings, and every known person would be compared without them.
+    lacking = set(PROFILE_COLUMNS) - set(pq.read_schema(state_dir(settings) / state.parts[0]).names)
+    if lacking:
+        return Plan(False, f"the encodings changed since the last link: {sorted(lacking)} are new")
     con = duckdb.connect()
     files = ", ".join(f"'{p}'" for p in encoded_files)
     # One join both ways: records only the encodings hold are new, records only

@@ -211,7 +211,8 @@ def test_the_candidates_are_the_known_profiles_the_rules_pair(tmp_path):
 def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(tmp_path):
     settings = Settings.from_env(environ={}, home=tmp_path)
     state_dir(settings).mkdir(parents=True)
-    (state_dir(settings) / "full.parquet").write_bytes(b"")
+    part = state_dir(settings) / "full.parquet"
+    pq.write_table(pa.table({c: pa.nulls(1, pa.string()) for c in PROFILE_COLUMNS}), part)
     model = settings.linkage / "model.json"
     model.write_text("{}")
 
@@ -238,3 +239,7 @@ def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(
     files[1] = encoded("b", ["b1"])  # b2 is gone from the encodings
     plan = plan_linkage(settings, files, model, links, index, full_relink=False)
     assert not plan.incremental and plan.reason == "1 linked records are gone from the encodings"
+    # A state made before an encoding existed (an older placelink): a full link, saying why.
+    pq.write_table(pa.table({c: pa.nulls(1, pa.string()) for c in PROFILE_COLUMNS[1:]}), part)
+    plan = plan_linkage(settings, files, model, links, index, full_relink=False)
+    assert not plan.incremental and PROFILE_COLUMNS[0] in plan.reason
