@@ -64,8 +64,10 @@ def test_pull_and_pseudonymise_steps_of_different_sources_ran_side_by_side(steps
         for a, b in combinations(sorted(per_source), 2)
         if per_source[a] != per_source[b] and _overlap(steps[a], steps[b]) > 0
     ]
+    # In process, each step starts after the last one ends: no overlap at all. The steps of a
+    # 3,000-person town last about half a second, so any clear overlap is the executor's.
     assert overlaps, "no two sources' steps overlapped in time"
-    assert max(seconds for _, _, seconds in overlaps) > 0.5
+    assert max(seconds for _, _, seconds in overlaps) > 0.1
 
 
 def test_steps_that_open_the_warehouse_never_overlapped(town, steps):
