@@ -28,18 +28,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from homes import placelink, prepare
 from measure import cpu_s, peak_mib, run_child
 
-ROOT = Path(__file__).resolve().parents[1]
 LINKS = ("before", "incremental", "full")
 
 
@@ -73,29 +70,6 @@ def _child(home: Path, which: str, out: Path) -> dict:
         "threshold": result.threshold,
         "phases": result.phase_seconds,
     }
-
-
-def _placelink(*args: str, home: Path) -> float:
-    env = {**os.environ, "PLACELINK_HOME": str(home)}
-    began = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "placelink.cli", *args, "--home", str(home)],
-        check=True,
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - began
-
-
-def _prepare(home: Path, people: int) -> None:
-    if not (home / "landing" / "_truth" / "truth.csv").exists():
-        print(f"generating {people:,} people into {home}", flush=True)
-        _placelink("generate", "--people", str(people), home=home)
-        _placelink("init", home=home)
-    if not any((home / "secure" / "standardised").glob("*/*.parquet")):
-        print("placelink run --until pull", flush=True)
-        _placelink("run", "--until", "pull", home=home)
 
 
 def _score(path: Path, truth) -> dict:
@@ -132,14 +106,14 @@ def _link_before(home: Path, tmp: Path, saved: Path) -> tuple[str, dict]:
         (held / month_file.parent.name).mkdir(parents=True, exist_ok=True)
         month_file.rename(held / month_file.parent.name / month_file.name)
     try:
-        seconds = _placelink("run", "--from", "pseudonymise", "--until", "pseudonymise", home=home)
+        seconds = placelink("run", "--from", "pseudonymise", "--until", "pseudonymise", home=home)
         print(f"months before {last}: pseudonymised in {seconds:.1f}s", flush=True)
         before = run_child(__file__, "before", home, tmp / "before.parquet")
     finally:
         for month_file in held.glob("*/*.parquet"):
             month_file.rename(standardised / month_file.parent.name / month_file.name)
         shutil.rmtree(held, ignore_errors=True)
-    seconds = _placelink("run", "--from", "pseudonymise", "--until", "pseudonymise", home=home)
+    seconds = placelink("run", "--from", "pseudonymise", "--until", "pseudonymise", home=home)
     print(f"every month with {last}: pseudonymised in {seconds:.1f}s", flush=True)
     shutil.copytree(home / "linkage", saved, ignore=shutil.ignore_patterns("encoded", "spill"))
     return last, before
@@ -239,11 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.home is not None:
         home = args.home.resolve()
-        _prepare(home, args.people)
+        prepare(home, args.people, "pull")
         _bench(home, args.runs, args.before)
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-incremental-home-") as tmp:
-        _prepare(Path(tmp), args.people)
+        prepare(Path(tmp), args.people, "pull")
         _bench(Path(tmp), args.runs, args.before)
     return 0
 

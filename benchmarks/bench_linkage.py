@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +41,7 @@ import time
 import uuid
 from pathlib import Path
 
+from homes import prepare
 from measure import cpu_s, peak_mib, run_child
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,27 +138,6 @@ def _child_placelink(home: Path, out: Path, backend: str = "duckdb") -> dict:
     links = pd.read_parquet(result.record_links, columns=["source", "record_id", "person_id"])
     links.to_parquet(out, index=False)
     return {"wall_s": wall, "cpu_s": cpu, "peak_mib": peak}
-
-
-# --- the home --------------------------------------------------------------------------------
-
-
-def _placelink(*args: str, home: Path) -> None:
-    env = {**os.environ, "PLACELINK_HOME": str(home)}
-    cmd = [sys.executable, "-m", "placelink.cli", *args]
-    subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-
-
-def _prepare(home: Path, people: int) -> None:
-    if not (home / "landing" / "_truth" / "truth.csv").exists():
-        print(f"generating {people:,} people into {home}", flush=True)
-        _placelink("generate", "--people", str(people), "--home", str(home), home=home)
-        _placelink("init", "--home", str(home), home=home)
-    standardised = any((home / "secure" / "standardised").glob("*/*.parquet"))
-    encoded = any((home / "linkage" / "encoded").glob("*.parquet"))
-    if not (standardised and encoded):
-        print("placelink run --until pseudonymise", flush=True)
-        _placelink("run", "--until", "pseudonymise", home=home)
 
 
 # --- the parent ------------------------------------------------------------------------------
@@ -260,11 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be at least 1")
     if args.home is not None:
         home = args.home.resolve()
-        _prepare(home, args.people)
+        prepare(home, args.people, "pseudonymise")
         _bench(home, args.repeat, backends)
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-linkage-home-") as tmp:
-        _prepare(Path(tmp), args.people)
+        prepare(Path(tmp), args.people, "pseudonymise")
         _bench(Path(tmp), args.repeat, backends)
     return 0
 

@@ -21,15 +21,13 @@ import json
 import resource
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from homes import placelink
 from measure import TreePeak, cpu_s, peak_mib, run_child
 
-ROOT = Path(__file__).resolve().parents[1]
 SIDES = ("in_process", "multiprocess")
 KEYS = ("secure/key", "warehouse/release_key")
 
@@ -64,15 +62,6 @@ def _fresh_home(town: Path, home: Path) -> None:
     for key in KEYS:
         (home / key).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         shutil.copy2(town / key, home / key)
-
-
-def _placelink(*args: str) -> None:
-    subprocess.run(
-        [Path(sys.executable).with_name("placelink"), *args],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
 
 
 def _bench(town: Path, repeat: int) -> None:
@@ -128,8 +117,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="bench-parallel-town-") as tmp:
         town = Path(tmp) / "town"
-        _placelink("generate", "--home", str(town), "--people", str(args.people))
-        _placelink("init", "--home", str(town))
+        placelink("generate", "--people", str(args.people), home=town)
+        placelink("init", home=town)
         _bench(town, args.repeat)
 
 
