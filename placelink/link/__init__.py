@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
+import pyarrow.parquet as pq
 
 from placelink.files import write_parquet_atomic
 from placelink.link import incremental
-from placelink.link.person_index import assign_person_ids, sources_per_person
+from placelink.link.person_index import assign_person_ids, summarise_persons
+from placelink.link.phases import timed
 from placelink.link.predict import Diagnostics, link_encoded
 from placelink.settings import Settings
 
@@ -72,7 +72,6 @@ def run_linkage(
     # Increments run Splink on DuckDB against the saved model: on Spark, every run links in full.
     full_relink = full_relink or settings.link_backend != "duckdb"
     phases: dict[str, float] = {}
-    timed = incremental.timed
     with timed(phases, "plan"):
         plan = incremental.plan_linkage(
             settings, encoded_files, model, links_file, index_file, full_relink
@@ -90,28 +89,32 @@ def run_linkage(
     if increment is not None:  # the increment assigned person ids itself, as below would
         clustering, links, index = increment.clustering, increment.links, increment.index
     else:
-        with timed(phases, "full link"):
-            clustering = link_encoded(
-                encoded_files,
-                model,
-                retrain=retrain,
-                memory_limit=settings.link_memory_limit,
-                spill_to=settings.linkage / "spill",
-                backend=settings.link_backend,
-                spark_master=settings.spark_master,
-                profiles_out=part,
-            )
+        spill = settings.linkage / "spill"
+        clustering = link_encoded(
+            encoded_files,
+            model,
+            retrain=retrain,
+            memory_limit=settings.link_memory_limit,
+            spill_to=spill,
+            backend=settings.link_backend,
+            spark_master=settings.spark_master,
+            profiles_out=part,
+            phases=phases,
+        )
         with timed(phases, "assign person ids"):
             previous = (
-                (pd.read_parquet(links_file), pd.read_parquet(index_file))
+                (pq.read_table(links_file), pq.read_table(index_file))
                 if links_file.exists() and index_file.exists()
                 else (None, None)
             )
-            links, index = assign_person_ids(clustering.records, run_id, *previous)
+            links, index = assign_person_ids(
+                clustering.records, run_id, *previous, settings.link_memory_limit, spill
+            )
+            del previous
     with timed(phases, "write record_links"):
-        write_parquet_atomic(pa.Table.from_pandas(links, preserve_index=False), links_file)
+        write_parquet_atomic(links, links_file)
     with timed(phases, "write person_index"):
-        write_parquet_atomic(pa.Table.from_pandas(index, preserve_index=False), index_file)
+        write_parquet_atomic(index, index_file)
     with timed(phases, "save state"):
         incremental.save_state(
             settings, part, None if increment else clustering.records, links, model,
@@ -120,19 +123,11 @@ def run_linkage(
             plan.state if plan.incremental else None,
         )  # fmt: skip
     with timed(phases, "summary"):
-        sources = sources_per_person(links)
-        cluster_sizes = {
-            int(k): int(v)
-            for k, v in links.groupby("person_id").size().value_counts().sort_index().items()
-        }
-        linked_other_source = {
-            str(k): float(v)
-            for k, v in links["person_id"].map(sources > 1).groupby(links["source"]).mean().items()
-        }
+        summary = summarise_persons(links)
     return LinkageResult(
-        records=len(links),
-        persons=len(sources),
-        multi_source_persons=int((sources > 1).sum()),
+        records=links.num_rows,
+        persons=summary.persons,
+        multi_source_persons=summary.multi_source_persons,
         profiles=clustering.profiles,
         pairs_scored=clustering.pairs_scored,
         pairs_matched=clustering.pairs_matched,
@@ -140,13 +135,13 @@ def run_linkage(
         threshold=clustering.threshold,
         key_fingerprint=clustering.key_fingerprint,
         diagnostics=clustering.diagnostics,
-        cluster_sizes=cluster_sizes,
-        linked_other_source=linked_other_source,
+        cluster_sizes=summary.cluster_sizes,
+        linked_other_source=summary.linked_other_source,
         record_links=links_file,
         person_index=index_file,
         model=model,
         mode="incremental" if plan.incremental else "full",
         mode_reason=plan.reason,
-        new_records=plan.new_records if plan.incremental else len(links),
+        new_records=plan.new_records if plan.incremental else links.num_rows,
         phase_seconds=phases,
     )

@@ -33,10 +33,7 @@ import json
 import logging
 import os
 import re
-import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +47,9 @@ from scipy.sparse.csgraph import connected_components
 from splink import DuckDBAPI, Linker
 
 from placelink.files import write_text_atomic
+from placelink.link.connection import link_connection
 from placelink.link.model import BLOOM_COLUMNS, DOB_BLOCK, FIELD_COLUMNS, PROFILE_COLUMNS, UNIQUE_ID
+from placelink.link.phases import timed
 from placelink.link.predict import (
     IDENTITY_KEY_SQL,
     PREDICT_THRESHOLD,
@@ -60,7 +59,6 @@ from placelink.link.predict import (
     _profile_column,
     bloom_word_columns,
     key_of_files,
-    link_connection,
     write_profiles,
 )
 from placelink.settings import Settings
@@ -91,17 +89,6 @@ class Plan:
     state: LinkState | None = None
     new_rows: dict[Path, np.ndarray] | None = None  # per encoded file, rows of new records
     new_records: int = 0
-
-
-@contextmanager
-def timed(phases: dict[str, float] | None, name: str) -> Iterator[None]:
-    """Add the wall seconds of the block to phases[name]: where an increment's time goes."""
-    began = time.perf_counter()
-    try:
-        yield
-    finally:
-        if phases is not None:
-            phases[name] = phases.get(name, 0.0) + time.perf_counter() - began
 
 
 def state_dir(settings: Settings) -> Path:
@@ -289,7 +276,7 @@ def link_increment(
     with timed(phases, "cluster"):
         _cluster(con, edges, links_file, run_id)
     with timed(phases, "assign person ids"):
-        links, index = assign_increment(con, pd.read_parquet(index_file), run_id)
+        links, index = assign_increment(con, pq.read_table(index_file), run_id)
     with timed(phases, "write profiles part"):
         write_profiles(
             con,
@@ -308,7 +295,7 @@ def link_increment(
         untrained=(),
     )
     clustering = Clustering(
-        links[["source", "record_id"]].assign(cluster_id=links["person_id"]),
+        None,
         n_known + n_new,
         int(pairs_scored),
         int(len(edges)),
@@ -561,13 +548,13 @@ class Increment:
     """An increment's clusters (cluster_id is the person_id) and the person index it makes."""
 
     clustering: Clustering
-    links: pd.DataFrame
-    index: pd.DataFrame
+    links: pa.Table
+    index: pa.Table
 
 
 def assign_increment(
-    con: duckdb.DuckDBPyConnection, previous_index: pd.DataFrame, run_id: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    con: duckdb.DuckDBPyConnection, previous_index: pa.Table | pd.DataFrame, run_id: str
+) -> tuple[pa.Table, pa.Table]:
     """person_index.assign_person_ids for an increment, in DuckDB, without its record merge.
 
     `clustered` holds every record with its first_seen_run and a cluster_id: the smallest live
@@ -576,7 +563,8 @@ def assign_increment(
     a cluster holding none gets a new id, in order of its first "source:record_id", above every
     id ever given, as assign_person_ids would (tests/unit/test_incremental.py checks they agree).
     """
-    start = int(previous_index["person_id"].max()) + 1 if len(previous_index) else 1
+    con.register("previous_index", previous_index)
+    start = con.sql("select coalesce(max(person_id), 0) + 1 from previous_index").fetchall()[0][0]
     con.execute(
         f"""
         create table fresh as
@@ -589,60 +577,42 @@ def assign_increment(
     links = con.sql(
         """
         with sizes as (select cluster_id, count(*) as cluster_size from clustered group by all)
-        select c.source, c.record_id, coalesce(f.person_id, c.cluster_id) as person_id,
-               s.cluster_size, c.first_seen_run
+        select c.source, c.record_id, coalesce(f.person_id, c.cluster_id)::bigint as person_id,
+               s.cluster_size::bigint as cluster_size, c.first_seen_run::varchar as first_seen_run
         from clustered c join sizes s using (cluster_id) left join fresh f using (cluster_id)
         order by c.source, c.record_id
         """
-    ).arrow()
-    # Arrow-backed strings: a million record pseudonyms convert in a fraction of the time.
-    links = links.read_all() if isinstance(links, pa.RecordBatchReader) else links
-    links = links.to_pandas(
-        types_mapper=lambda t: (
-            pd.StringDtype("pyarrow")
-            if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-            else None
+    ).to_arrow_table()
+    index = con.sql(
+        """
+        with merged as (
+            select distinct person_id, cluster_id as merged_into from remap where cluster_id >= 0
+        ),
+        persons as (
+            select person_id::bigint as person_id, created_run::varchar as created_run,
+                   merged_into::bigint as merged_into
+            from previous_index
+            union all
+            select person_id, $run_id, null from fresh
         )
-    )
-    links = links.astype(
-        {"person_id": "int64", "cluster_size": "int64", "first_seen_run": "string"}
-    )
-    fresh = con.sql("select person_id from fresh order by person_id").fetchnumpy()["person_id"]
-    merges = con.sql("select distinct person_id, cluster_id from remap where cluster_id >= 0").df()
-    dtypes = {"person_id": "int64", "created_run": "string", "merged_into": "Int64"}
-    created = pd.DataFrame(
-        {"person_id": fresh, "created_run": run_id, "merged_into": pd.NA}, columns=list(dtypes)
-    )
-    index = pd.concat(
-        [previous_index[list(dtypes)].astype(dtypes), created.astype(dtypes)], ignore_index=True
-    )
-    merge_map = merges.set_index("person_id")["cluster_id"]
-    index["merged_into"] = (
-        index["person_id"].map(merge_map).astype("Int64").fillna(index["merged_into"])
-    ).astype("Int64")
-    return links, index.sort_values("person_id", ignore_index=True)
+        select p.person_id, p.created_run, coalesce(m.merged_into, p.merged_into) as merged_into
+        from persons p left join merged m using (person_id)
+        order by p.person_id
+        """,
+        params={"run_id": run_id},
+    ).to_arrow_table()
+    return links, index
 
 
 class IncrementRefused(Exception):
     """The new records cannot be linked incrementally (a full re-link must)."""
 
 
-def cluster_persons(clusters: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
-    """cluster_id → person_id, from this run's clusters and the person index's record links."""
-    return (
-        clusters[["source", "record_id", "cluster_id"]]
-        .drop_duplicates("cluster_id")
-        .merge(links[["source", "record_id", "person_id"]], on=["source", "record_id"])[
-            ["cluster_id", "person_id"]
-        ]
-    )
-
-
 def save_state(
     settings: Settings,
     part: Path,
-    clusters: pd.DataFrame | None,
-    links: pd.DataFrame,
+    clusters: pa.Table | None,
+    links: pa.Table,
     model: Path,
     threshold: float,
     fields: tuple[str, ...],
@@ -656,13 +626,18 @@ def save_state(
     folder = state_dir(settings)
     name = f"{run_id}.parquet"
     staged = folder / f".{name}.staged"
-    con = duckdb.connect()
+    con = link_connection(settings.link_memory_limit, settings.linkage / "spill")
     if clusters is None:  # an increment's part carries its persons already
         persons = (
             f"select * exclude (cluster_id), cluster_id as person_id from read_parquet('{part}')"
         )
-    else:  # a full link's, its clusters
-        con.register("mapping", cluster_persons(clusters, links))
+    else:  # a full link's, its clusters: each cluster is one person of record_links
+        con.register("clusters", clusters)
+        con.register("links", links.select(["source", "record_id", "person_id"]))
+        con.execute(
+            "create temp table mapping as select distinct c.cluster_id, l.person_id "
+            "from clusters c join links l using (source, record_id)"
+        )
         persons = (
             f"select p.* exclude (cluster_id), m.person_id "
             f"from read_parquet('{part}') p join mapping m using (cluster_id)"
@@ -681,7 +656,7 @@ def save_state(
         model_sha256=model_sha256(model),
         threshold=threshold,
         fields=tuple(fields),
-        records=len(links),
+        records=links.num_rows,
         parts=parts,
         full_run=previous.full_run if previous is not None else run_id,
         increments=previous.increments + 1 if previous is not None else 0,

@@ -3,19 +3,45 @@
 A re-run on the same inputs keeps every person_id; a new month's records join existing persons
 or get new ids; when clusters merge, the oldest (smallest) id survives and the other is recorded
 as merged into it; an id is never reused.
+
+The work is DuckDB SQL over Arrow: a city's millions of record pseudonyms stay in columnar
+memory (or spill), where Python string objects would take several times the room.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
 import pandas as pd
+import pyarrow as pa
+
+from placelink.link.connection import link_connection
+
+Frame = pa.Table | pd.DataFrame  # anything DuckDB reads in place
+
+LINKS_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("record_id", pa.string()),
+        ("person_id", pa.int64()),
+        ("first_seen_run", pa.string()),
+    ]
+)
+INDEX_SCHEMA = pa.schema(
+    [("person_id", pa.int64()), ("created_run", pa.string()), ("merged_into", pa.int64())]
+)
 
 
 def assign_person_ids(
-    clusters: pd.DataFrame,
+    clusters: Frame,
     run_id: str,
-    previous_links: pd.DataFrame | None = None,
-    previous_index: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    previous_links: Frame | None = None,
+    previous_index: Frame | None = None,
+    memory_limit: str = "1GB",
+    spill_to: Path | None = None,
+) -> tuple[pa.Table, pa.Table]:
     """Turn this run's clusters into person_ids, keeping those of the previous run.
 
     Args:
@@ -23,82 +49,152 @@ def assign_person_ids(
         run_id: this run's id, stamped on new persons and newly seen records.
         previous_links: the last record_links (source, record_id, person_id, first_seen_run).
         previous_index: the last person_index (person_id, created_run, merged_into).
+        memory_limit, spill_to: DuckDB's memory for the work, and where it spills beyond.
 
     Returns:
-        record_links (source, record_id, person_id, cluster_size, first_seen_run) and the
-        person_index (person_id, created_run, merged_into).
+        record_links (source, record_id, person_id, cluster_size, first_seen_run), sorted by
+        source and record_id, and the person_index (person_id, created_run, merged_into).
     """
-    records = clusters[["source", "record_id", "cluster_id"]].copy()
-    if previous_links is None or previous_index is None or previous_links.empty:
-        previous_links = pd.DataFrame(
-            {
-                "source": pd.Series(dtype="string"),
-                "record_id": pd.Series(dtype="string"),
-                "person_id": pd.Series(dtype="int64"),
-                "first_seen_run": pd.Series(dtype="string"),
-            }
+    con = link_connection(memory_limit, spill_to)
+    try:
+        con.register("clusters", clusters)
+        first_run = previous_links is None or previous_index is None
+        con.register("previous_links", LINKS_SCHEMA.empty_table() if first_run else previous_links)
+        con.register("previous_index", INDEX_SCHEMA.empty_table() if first_run else previous_index)
+        con.execute(
+            """
+            create temp table records as
+            select c.source::varchar as source, c.record_id::varchar as record_id, c.cluster_id,
+                   p.person_id as previous_id, p.first_seen_run::varchar as first_seen_run
+            from clusters c
+            left join previous_links p
+              on p.source::varchar = c.source::varchar
+             and p.record_id::varchar = c.record_id::varchar
+            """
         )
-        previous_index = pd.DataFrame(
-            {
-                "person_id": pd.Series(dtype="int64"),
-                "created_run": pd.Series(dtype="string"),
-                "merged_into": pd.Series(dtype="Int64"),
-            }
+        start = con.sql("select coalesce(max(person_id), 0) + 1 from previous_index").fetchall()[0][
+            0
+        ]
+        con.execute(
+            """
+            create temp table heirs as
+            with votes as (
+                select previous_id, cluster_id, count(*) as records
+                from records where previous_id is not null
+                group by all
+            )
+            -- each previous person goes to the cluster holding most of its records
+            select previous_id, cluster_id
+            from votes
+            qualify row_number() over (
+                partition by previous_id order by records desc, cluster_id
+            ) = 1
+            """
         )
-    records = records.merge(
-        previous_links[["source", "record_id", "person_id", "first_seen_run"]].rename(
-            columns={"person_id": "previous_id"}
-        ),
-        on=["source", "record_id"],
-        how="left",
-    )
-    # Each previous person goes to the cluster that holds most of its records.
-    votes = (
-        records.dropna(subset=["previous_id"])
-        .groupby(["previous_id", "cluster_id"], as_index=False)
-        .size()
-        .sort_values(["previous_id", "size", "cluster_id"], ascending=[True, False, True])
-    )
-    heirs = votes.drop_duplicates("previous_id")
-    kept = heirs.groupby("cluster_id")["previous_id"].min().rename("person_id")
-    merged = heirs.join(kept, on="cluster_id")
-    merged = merged[merged["previous_id"] != merged["person_id"]]
-
-    cluster_ids = records.groupby("cluster_id")["record_id"].size().rename("cluster_size")
-    new_clusters = (
-        records[~records["cluster_id"].isin(kept.index)]
-        .assign(first_key=lambda d: d["source"].astype(str) + ":" + d["record_id"].astype(str))
-        .groupby("cluster_id")["first_key"]
-        .min()
-        .sort_values()
-    )
-    start = int(previous_index["person_id"].max()) + 1 if len(previous_index) else 1
-    fresh = pd.Series(range(start, start + len(new_clusters)), index=new_clusters.index)
-    person_of_cluster = pd.concat([kept.astype("int64"), fresh.astype("int64")])
-
-    links = records.assign(
-        person_id=records["cluster_id"].map(person_of_cluster).astype("int64"),
-        cluster_size=records["cluster_id"].map(cluster_ids).astype("int64"),
-        first_seen_run=records["first_seen_run"].fillna(run_id).astype("string"),
-    )[["source", "record_id", "person_id", "cluster_size", "first_seen_run"]]
-
-    index = pd.DataFrame(
-        {
-            "person_id": pd.array([*previous_index["person_id"], *fresh.values], dtype="int64"),
-            "created_run": pd.array(
-                [*previous_index["created_run"], *[run_id] * len(fresh)], dtype="string"
+        con.execute(
+            f"""
+            create temp table person_of_cluster as
+            with kept as (
+                -- a cluster heir to previous persons keeps the oldest of their ids
+                select cluster_id, min(previous_id) as person_id from heirs group by all
             ),
-            "merged_into": pd.array(
-                [*previous_index["merged_into"], *[pd.NA] * len(fresh)], dtype="Int64"
+            new_clusters as (
+                select cluster_id, min(source || ':' || record_id) as first_record
+                from records anti join kept using (cluster_id)
+                group by all
             ),
-        }
-    )
-    merge_map = merged.set_index("previous_id")["person_id"]
-    index["merged_into"] = (
-        index["person_id"].map(merge_map).astype("Int64").fillna(index["merged_into"])
-    ).astype("Int64")
-    return links.sort_values(["source", "record_id"], ignore_index=True), index.sort_values(
-        "person_id", ignore_index=True
+            fresh as (
+                select cluster_id,
+                       {start} - 1 + row_number() over (order by first_record) as person_id,
+                       true as is_new
+                from new_clusters
+            )
+            select cluster_id, person_id, false as is_new from kept
+            union all
+            select * from fresh
+            """
+        )
+        links = con.sql(
+            """
+            with cluster_sizes as (
+                select cluster_id, count(*) as cluster_size from records group by all
+            )
+            select r.source, r.record_id, pc.person_id::bigint as person_id,
+                   s.cluster_size::bigint as cluster_size,
+                   coalesce(r.first_seen_run, $run_id) as first_seen_run
+            from records r
+            join person_of_cluster pc using (cluster_id)
+            join cluster_sizes s using (cluster_id)
+            order by r.source, r.record_id
+            """,
+            params={"run_id": run_id},
+        ).to_arrow_table()
+        index = con.sql(
+            """
+            with merged as (
+                -- a previous person whose cluster kept an older id is merged into it
+                select h.previous_id as person_id, pc.person_id as merged_into
+                from heirs h join person_of_cluster pc using (cluster_id)
+                where h.previous_id <> pc.person_id
+            ),
+            persons as (
+                select person_id::bigint as person_id, created_run::varchar as created_run,
+                       merged_into::bigint as merged_into
+                from previous_index
+                union all
+                select person_id, $run_id, null from person_of_cluster where is_new
+            )
+            select p.person_id, p.created_run,
+                   coalesce(m.merged_into, p.merged_into) as merged_into
+            from persons p left join merged m using (person_id)
+            order by p.person_id
+            """,
+            params={"run_id": run_id},
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return links, index
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    persons: int
+    multi_source_persons: int
+    cluster_sizes: dict[int, int]  # persons by number of records
+    linked_other_source: dict[str, float]  # per source, share of records whose person is in another
+
+
+def summarise_persons(links: pa.Table) -> PersonSummary:
+    """What the linkage metadata says of record_links: persons, how many span sources, their
+    sizes, and per source the share of records linked to another source."""
+    con = duckdb.connect()
+    try:
+        con.register("links", links)
+        con.execute(
+            """
+            create temp table persons as
+            select person_id, count(*) as records, count(distinct source) as sources
+            from links group by all
+            """
+        )
+        persons, multi = con.sql(
+            "select count(*), count(*) filter (where sources > 1) from persons"
+        ).fetchall()[0]
+        sizes = con.sql("select records, count(*) from persons group by all order by 1").fetchall()
+        shares = con.sql(
+            """
+            select l.source, avg((p.sources > 1)::int)
+            from links l join persons p using (person_id)
+            group by all order by 1
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    return PersonSummary(
+        persons=int(persons),
+        multi_source_persons=int(multi),
+        cluster_sizes={int(k): int(v) for k, v in sizes},
+        linked_other_source={str(k): float(v) for k, v in shares},
     )
 
 

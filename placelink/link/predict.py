@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from splink import Linker
@@ -26,6 +26,7 @@ from splink.blocking_analysis import count_comparisons_from_blocking_rules
 from placelink.encode import LIST_COLUMNS, file_key_fingerprint
 from placelink.errors import ConfigError
 from placelink.link.backends import open_backend
+from placelink.link.connection import link_connection
 from placelink.link.model import (
     BLOCKING_RULES,
     BLOOM_COLUMNS,
@@ -48,6 +49,7 @@ from placelink.link.model import (
     splink_settings,
     usable,
 )
+from placelink.link.phases import timed
 
 PREDICT_THRESHOLD = 0.5  # pairs scored below this are not kept
 COUNT_SAMPLE_PROFILES = 200_000  # profiles a side when counting each rule's comparisons
@@ -113,7 +115,7 @@ class Diagnostics:
 class Clustering:
     """The records' clusters, and what a lead asks of a linkage run."""
 
-    records: pd.DataFrame  # source, record_id, cluster_id
+    records: pa.Table | None  # source, record_id, cluster_id (None: an increment's)
     profiles: int
     pairs_scored: int
     pairs_matched: int
@@ -133,6 +135,7 @@ def link_encoded(
     backend: str = "duckdb",
     spark_master: str = "local[2]",
     profiles_out: Path | None = None,
+    phases: dict[str, float] | None = None,
 ) -> Clustering:
     """Link every encoded record across and within sources; save or reuse the model.
 
@@ -141,29 +144,31 @@ def link_encoded(
     DuckDB, or Spark at `spark_master` with the same memory for its driver; profiles, the
     names' u and the threshold are DuckDB's either way. With `profiles_out`, every profile's
     encodings and cluster_id are written there too: the state a monthly increment links
-    against (placelink.link.incremental).
+    against (placelink.link.incremental). Each phase's wall seconds are added to `phases`.
     """
     fingerprint = key_of_files(encoded_files)
     con = link_connection(memory_limit, spill_to)
     files = ", ".join(f"'{p}'" for p in encoded_files)
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
-    con.execute(
-        f"""
-        create table records as
-        select source, record_id, {IDENTITY_KEY_SQL} as identity_key, {columns}
-        from read_parquet([{files}], union_by_name = true)
-        """
-    )
+    with timed(phases, "read records"):
+        con.execute(
+            f"""
+            create table records as
+            select source, record_id, {IDENTITY_KEY_SQL} as identity_key, {columns}
+            from read_parquet([{files}], union_by_name = true)
+            """
+        )
     profile_columns = ", ".join(_profile_column(c) for c in PROFILE_COLUMNS)
-    con.execute(
-        f"""
-        create table profiles as
-        select row_number() over (order by identity_key) as {UNIQUE_ID}, identity_key,
-               {profile_columns}, any_value(dob_token) as {DOB_BLOCK}, count(*) as records
-        from records
-        group by identity_key
-        """
-    )
+    with timed(phases, "profiles"):
+        con.execute(
+            f"""
+            create table profiles as
+            select row_number() over (order by identity_key) as {UNIQUE_ID}, identity_key,
+                   {profile_columns}, any_value(dob_token) as {DOB_BLOCK}, count(*) as records
+            from records
+            group by identity_key
+            """
+        )
     fields = present_fields(con)
     with ExitStack() as stack:
         stack.callback(con.close)
@@ -171,7 +176,7 @@ def link_encoded(
         splink_on = open_backend(backend, con, memory_limit, spark_dir, spark_master)
         stack.callback(splink_on.close)
         return _link_profiles(
-            con, splink_on, fields, model_path, retrain, seed, fingerprint, profiles_out
+            con, splink_on, fields, model_path, retrain, seed, fingerprint, profiles_out, phases
         )
 
 
@@ -201,6 +206,7 @@ def _link_profiles(
     seed: int,
     fingerprint: str,
     profiles_out: Path | None,
+    phases: dict[str, float] | None,
 ) -> Clustering:
     """Train or load the model, predict, choose the threshold and cluster: Splink on the
     backend, everything else on `con`, which holds `profiles` and `records`."""
@@ -209,7 +215,8 @@ def _link_profiles(
     blocks: list[Rule] = []
     untrained: list[str] = []
     if trained:
-        linker, blocks, untrained = _train(profiles, con, fields, seed)
+        with timed(phases, "train"):
+            linker, blocks, untrained = _train(profiles, con, fields, seed)
         model_path.parent.mkdir(parents=True, exist_ok=True)
         linker.misc.save_model_to_json(str(model_path), overwrite=True)
     else:
@@ -219,7 +226,7 @@ def _link_profiles(
         for rule in json.loads(model_path.read_text())["blocking_rules_to_generate_predictions"]
     ]
     n_profiles = con.sql("select count(*) from profiles").fetchall()[0][0]
-    with warnings.catch_warnings():
+    with timed(phases, "count comparisons"), warnings.catch_warnings():
         # Below 1,000 sampled pairs Splink warns the estimate is rough: it is only a count.
         warnings.simplefilter("ignore", UserWarning)
         counts = count_comparisons_from_blocking_rules(
@@ -229,32 +236,36 @@ def _link_profiles(
             unique_id_column_name=UNIQUE_ID,
             record_sample_proportion=min(1.0, COUNT_SAMPLE_PROFILES / max(n_profiles, 1)),
         )
-    predicted = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
-    predictions = splink_on.local(
-        con,
-        predicted,
-        [f"{UNIQUE_ID}_l", f"{UNIQUE_ID}_r", "match_probability", "match_weight", "match_key"],
-    )
-    threshold = expected_f1_threshold(con, predictions)
-    clusters = splink_on.local(
-        con,
-        linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predicted, threshold_match_probability=threshold
-        ),
-        [UNIQUE_ID, "cluster_id"],
-    )
+    with timed(phases, "predict"):
+        predicted = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
+        predictions = splink_on.local(
+            con,
+            predicted,
+            [f"{UNIQUE_ID}_l", f"{UNIQUE_ID}_r", "match_probability", "match_weight", "match_key"],
+        )
+    with timed(phases, "threshold"):
+        threshold = expected_f1_threshold(con, predictions)
+    with timed(phases, "cluster"):
+        clusters = splink_on.local(
+            con,
+            linker.clustering.cluster_pairwise_predictions_at_threshold(
+                predicted, threshold_match_probability=threshold
+            ),
+            [UNIQUE_ID, "cluster_id"],
+        )
     pairs = con.sql(
         f"select count(*), count(*) filter (where match_probability >= {threshold}) "
         f"from {predictions}"
     ).fetchall()[0]
-    records = con.sql(
-        f"""
-        select r.source, r.record_id, c.cluster_id
-        from records r
-        join profiles p using (identity_key)
-        join {clusters} c on c.{UNIQUE_ID} = p.{UNIQUE_ID}
-        """
-    ).df()
+    with timed(phases, "records to clusters"):
+        records = con.sql(
+            f"""
+            select r.source, r.record_id, c.cluster_id
+            from records r
+            join profiles p using (identity_key)
+            join {clusters} c on c.{UNIQUE_ID} = p.{UNIQUE_ID}
+            """
+        ).to_arrow_table()
     scored = dict(con.sql(f"select match_key, count(*) from {predictions} group by all").fetchall())
     weights = con.sql(
         f"select floor(match_weight / {WEIGHT_BIN}) * {WEIGHT_BIN} as low, count(*) "
@@ -262,7 +273,8 @@ def _link_profiles(
     ).fetchall()
     if profiles_out is not None:
         clustered = f"(select {UNIQUE_ID}, cluster_id from {clusters})"
-        write_profiles(con, f"profiles join {clustered} using ({UNIQUE_ID})", profiles_out)
+        with timed(phases, "write profiles"):
+            write_profiles(con, f"profiles join {clustered} using ({UNIQUE_ID})", profiles_out)
     # What the model says of itself, truth or no truth: the pairs each rule would and did
     # score, and how the match weights fall (a well-separated model leaves few between).
     diagnostics = Diagnostics(
@@ -339,18 +351,6 @@ def _candidate_thresholds(p: np.ndarray) -> np.ndarray:
     weight = np.log2(p / np.maximum(1 - p, 1e-300))
     steps = np.arange(np.floor(weight.min() * 4), np.ceil(min(weight.max(), 60) * 4) + 1) / 4
     return 2.0**steps / (1 + 2.0**steps)
-
-
-def link_connection(memory_limit: str, spill_to: Path | None) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection held to `memory_limit`, spilling to `spill_to` beyond it, so a large
-    town slows down rather than exhausting the machine."""
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
-    if spill_to is not None:
-        spill_to.mkdir(mode=0o700, parents=True, exist_ok=True)
-        con.execute(f"SET temp_directory = '{spill_to}'")
-    return con
 
 
 def present_fields(con: duckdb.DuckDBPyConnection) -> frozenset[str]:

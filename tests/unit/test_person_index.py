@@ -2,11 +2,18 @@
 
 import pandas as pd
 
-from placelink.link.person_index import assign_person_ids
+from placelink.link import person_index
 
 
 def clusters(rows):
     return pd.DataFrame(rows, columns=["source", "record_id", "cluster_id"])
+
+
+def assign_person_ids(records, run_id, previous_links=None, previous_index=None):
+    """person_index.assign_person_ids, its Arrow tables read as pandas for the assertions (a
+    previous run's are passed back as pandas, as DuckDB reads either)."""
+    links, index = person_index.assign_person_ids(records, run_id, previous_links, previous_index)
+    return links.to_pandas(), index.to_pandas()
 
 
 def test_first_run_numbers_persons_from_one_in_record_order():
