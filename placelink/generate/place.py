@@ -29,6 +29,8 @@ NEIGHBOURHOODS = (
 )
 _UNIT_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"))  # the letters real inward codes use
 PEOPLE_PER_LSOA = 1600
+DISTRICTS = 3 * len(LOCALITIES)  # PK1 to PK9, three to a locality
+DISTRICT_POSTCODES = 10 * len(_UNIT_LETTERS) ** 2  # a sector digit and two unit letters
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,13 @@ def build_place(rng: np.random.Generator, people: int) -> Place:
         n_lsoa = max(3, round(people * weight[n] / PEOPLE_PER_LSOA))
         for k in range(n_lsoa):
             lsoa_no += 1
-            district = f"{AREA}{loc * 3 + (within * 3) // 4 + 1}"
-            taken = used.setdefault(district, set())
+            number = loc * 3 + (within * 3) // 4 + 1
+            # A city fills a district's postcodes (from about 1.8M people): its next LSOAs go
+            # on in a new district of the same locality, PK10 after PK1, and so on.
+            while len(used.setdefault(f"{AREA}{number}", set())) >= 0.9 * DISTRICT_POSTCODES:
+                number += DISTRICTS
+            district = f"{AREA}{number}"
+            taken = used[district]
             n_pc = int(rng.integers(15, 41))
             got = 0
             while got < n_pc:

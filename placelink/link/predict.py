@@ -53,6 +53,9 @@ from placelink.link.phases import timed
 
 PREDICT_THRESHOLD = 0.5  # pairs scored below this are not kept
 COUNT_SAMPLE_PROFILES = 200_000  # profiles a side when counting each rule's comparisons
+# Up to this many profiles, training counts a block's pairs exactly (to skip an empty block,
+# and for EM's sampling); beyond, from this many a side: a city trains in a town's time.
+EXACT_TRAINING_COUNT_PROFILES = 400_000
 WEIGHT_BIN = 2.0  # match-weight bins of the diagnostics' histogram
 # Comparisons whose u comes from pairs of different people sharing a token (see
 # _set_u_from_distinct_people): the names within a date of birth, the names at a postcode.
@@ -150,13 +153,13 @@ def link_encoded(
     con = link_connection(memory_limit, spill_to)
     files = ", ".join(f"'{p}'" for p in encoded_files)
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
+    encoded = f"read_parquet([{files}], union_by_name = true)"
+    # Records keep only their identity_key: a city's encodings are read twice rather than
+    # held in memory once per record.
     with timed(phases, "read records"):
         con.execute(
-            f"""
-            create table records as
-            select source, record_id, {IDENTITY_KEY_SQL} as identity_key, {columns}
-            from read_parquet([{files}], union_by_name = true)
-            """
+            f"create table records as "
+            f"select source, record_id, {IDENTITY_KEY_SQL} as identity_key from {encoded}"
         )
     profile_columns = ", ".join(_profile_column(c) for c in PROFILE_COLUMNS)
     with timed(phases, "profiles"):
@@ -165,7 +168,7 @@ def link_encoded(
             create table profiles as
             select row_number() over (order by identity_key) as {UNIQUE_ID}, identity_key,
                    {profile_columns}, any_value(dob_token) as {DOB_BLOCK}, count(*) as records
-            from records
+            from (select {IDENTITY_KEY_SQL} as identity_key, {columns} from {encoded})
             group by identity_key
             """
         )
@@ -399,7 +402,9 @@ def _train(
     block could train, whose m stays at DOB_M_FALLBACK.
     """
     settings = splink_settings(fields)
-    blocks, untrained = training_blocks(profiles, fields)
+    n_profiles = con.sql("select count(*) from profiles").fetchall()[0][0]
+    counted = min(1.0, EXACT_TRAINING_COUNT_PROFILES / max(n_profiles, 1))
+    blocks, untrained = training_blocks(profiles, fields, counted)
     linker = Linker(profiles, settings, log_level=logging.WARNING)
     training = linker.training
     training.estimate_probability_two_random_records_match(
@@ -428,7 +433,7 @@ def _train(
     for block in blocks:
         with _quiet_splink(block.fixes):
             linker.training.estimate_parameters_using_expectation_maximisation(
-                block.sql, max_pairs=5e6, record_sample_proportion=1.0
+                block.sql, max_pairs=5e6, record_sample_proportion=counted
             )
         if block.fixes:
             # Splink also trained the fixed comparisons, on pairs where they never vary (and
@@ -464,7 +469,9 @@ def _restore_m(linker: Linker, before: dict, names: frozenset[str]) -> dict:
     return model
 
 
-def training_blocks(profiles, fields: frozenset[str]) -> tuple[list[Rule], list[str]]:
+def training_blocks(
+    profiles, fields: frozenset[str], sample: float = 1.0
+) -> tuple[list[Rule], list[str]]:
     """The EM blocks for the fields present, and the comparisons none of them can train.
 
     Every primary block that pairs anything is used, as on the demo town; then each fallback,
@@ -481,25 +488,29 @@ def training_blocks(profiles, fields: frozenset[str]) -> tuple[list[Rule], list[
             if not columns & block.columns and name not in block.fixes
         }
 
-    chosen = [b for b in usable(TRAINING_BLOCKS, fields) if pairs_anything(profiles, b.sql)]
+    chosen = [b for b in usable(TRAINING_BLOCKS, fields) if pairs_anything(profiles, b.sql, sample)]
     trained = set().union(*map(trains, chosen))
     for block in usable(FALLBACK_TRAINING_BLOCKS, fields):
-        if trains(block) - trained and pairs_anything(profiles, block.sql):
+        if trains(block) - trained and pairs_anything(profiles, block.sql, sample):
             chosen.append(block)
             trained |= trains(block)
     return chosen, sorted(set(reads) - trained)
 
 
-def pairs_anything(profiles, rule: str) -> bool:
-    """Whether a blocking rule pairs any two profiles, counted exactly by Splink."""
-    (count,) = count_comparisons_from_blocking_rules(
-        profiles,
-        blocking_rules=rule,
-        link_type="dedupe_only",
-        unique_id_column_name=UNIQUE_ID,
-        record_sample_proportion=1.0,
-    )
-    return count["marginal_comparison_count"] > 0
+def pairs_anything(profiles, rule: str, sample: float = 1.0) -> bool:
+    """Whether a blocking rule pairs any two profiles, counted by Splink: on a `sample` of
+    each side first, and exactly only where the sample finds none."""
+    for proportion in dict.fromkeys((sample, 1.0)):
+        (count,) = count_comparisons_from_blocking_rules(
+            profiles,
+            blocking_rules=rule,
+            link_type="dedupe_only",
+            unique_id_column_name=UNIQUE_ID,
+            record_sample_proportion=proportion,
+        )
+        if count["marginal_comparison_count"] > 0:
+            return True
+    return False
 
 
 def _set_fallback_m(comparison: dict) -> None:
@@ -579,7 +590,8 @@ def _set_u_from_distinct_people(
     a postcode) but have different NHS or NI numbers: different people, compared as the
     comparison can only compare them. The pairs are counted on DuckDB, with each level's
     condition in its dialect (`duckdb_sql`, in the comparison's order), whichever backend
-    Splink trains on.
+    Splink trains on. Where the tokens pair more than U_PAIRS profiles, a share of the tokens
+    (chosen by hash) is read, so a city trains in the time a town does.
 
     Random sampling cannot give it: names are compared only where dates of birth agree (or, at
     a postcode, where they differ), and a random pair that agrees on date of birth or postcode
@@ -598,6 +610,13 @@ def _set_u_from_distinct_people(
         conditions[id(lvl)] for lvl in comparison["comparison_levels"] if lvl.get("is_null_level")
     )
     pairs = ", ".join(f'l."{c}" as "{c}_l", r."{c}" as "{c}_r"' for c in SPLINK_COLUMNS)
+    # Pairs grow with the square of a town's size: a city's are sampled, by whole token.
+    (all_pairs,) = con.sql(
+        f"select coalesce(sum(n * (n - 1) / 2), 0) from "
+        f"(select count(*) as n from profiles where {shared} is not null group by {shared})"
+    ).fetchall()[0]
+    kept = min(1.0, U_PAIRS / max(all_pairs, 1))
+    sampled = f"hash(l.{shared}) % 1000000 < {round(kept * 1_000_000)}"
     counts = dict(
         con.sql(
             f"""
@@ -605,8 +624,9 @@ def _set_u_from_distinct_people(
                 select {pairs}
                 from profiles l join profiles r
                   on l.{shared} = r.{shared} and l.{UNIQUE_ID} < r.{UNIQUE_ID}
-                where coalesce(l.nhs_token <> r.nhs_token, false)
-                   or coalesce(l.ni_token <> r.ni_token, false)
+                where {sampled}
+                  and (coalesce(l.nhs_token <> r.nhs_token, false)
+                       or coalesce(l.ni_token <> r.ni_token, false))
             )
             select case {cases} else {len(levels) - 1} end as level, count(*)
             from different_people
