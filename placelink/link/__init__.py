@@ -100,6 +100,7 @@ def run_linkage(
             spark_master=settings.spark_master,
             profiles_out=part,
             phases=phases,
+            max_rule_pairs=settings.link_max_rule_pairs,
         )
         with timed(phases, "assign person ids"):
             previous = (

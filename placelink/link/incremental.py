@@ -46,6 +46,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from splink import DuckDBAPI, Linker
 
+from placelink.encode import LIST_COLUMNS
 from placelink.files import write_text_atomic
 from placelink.link.connection import link_connection
 from placelink.link.model import BLOOM_COLUMNS, DOB_BLOCK, FIELD_COLUMNS, PROFILE_COLUMNS, UNIQUE_ID
@@ -63,7 +64,7 @@ from placelink.link.predict import (
 )
 from placelink.settings import Settings
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: tokens stored as numbers (predict.token_number)
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ def link_increment(
     assert state is not None and plan.new_rows is not None
     con = link_connection(memory_limit, spill_to)
     with timed(phases, "read new records"):
-        _read_new_records(con, plan, settings, state)
+        _read_new_records(con, plan)
     parts = [state_dir(settings) / p for p in state.parts]
     with timed(phases, "known identities"):
         first_new, n_known = _known_identities(con, parts, index_file)
@@ -307,19 +308,18 @@ def link_increment(
     return Increment(clustering, links, index)
 
 
-def _read_new_records(
-    con: duckdb.DuckDBPyConnection, plan: Plan, settings: Settings, state: LinkState
-) -> None:
+def _read_new_records(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     """Table new_records: the plan's new records with their identity_key and encodings."""
     assert plan.new_rows is not None
     batches = [read_rows(path, rows) for path, rows in plan.new_rows.items()]
     arriving = pa.concat_tables(batches, promote_options="default") if batches else None
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
-    if arriving is None:
+    if arriving is None:  # none: an empty table of the encoded files' types
+        kinds = {c: "varchar[]" for c in LIST_COLUMNS} | {c: "blob" for c in BLOOM_COLUMNS}
+        typed = ", ".join(f'null::{kinds.get(c, "varchar")} as "{c}"' for c in PROFILE_COLUMNS)
         con.execute(
             f"create table new_records as select ''::varchar as source, ''::varchar as record_id, "
-            f"''::varchar as identity_key, {columns} from "
-            f"read_parquet('{state_dir(settings) / state.parts[0]}') limit 0"
+            f"''::varchar as identity_key, {typed} limit 0"
         )
     else:
         con.register("arriving", arriving)

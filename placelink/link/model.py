@@ -452,6 +452,20 @@ BLOCKING_RULES = (
     _rule("l.given_pc_token = r.given_pc_token", "given_name", "postcode"),
 )
 
+# A rule that alone would pair more profiles than a setting allows (a city's names repeat
+# within a day of the year) is narrowed to pairs in one postcode district as well.
+NARROWING = "l.postcode_district_token = r.postcode_district_token"
+
+
+def narrowed(rule: str, fields: frozenset[str]) -> str | None:
+    """The rule with NARROWING added, or None where it cannot be narrowed so: the records hold
+    no postcode, or the rule is not one of BLOCKING_RULES or needs a postcode already."""
+    known = next((r for r in BLOCKING_RULES if r.sql == rule), None)
+    if "postcode" not in fields or known is None or "postcode" in known.needs:
+        return None
+    return f"{rule} AND {NARROWING}"
+
+
 # Rules that admit almost no false matches, for the prior (probability two records match); the
 # name rule takes the postcode as well where there is one.
 DETERMINISTIC_RULES = (

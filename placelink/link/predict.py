@@ -45,6 +45,7 @@ from placelink.link.model import (
     bloom_words,
     columns_read,
     level_sql,
+    narrowed,
     prior_rules,
     splink_settings,
     usable,
@@ -139,6 +140,7 @@ def link_encoded(
     spark_master: str = "local[2]",
     profiles_out: Path | None = None,
     phases: dict[str, float] | None = None,
+    max_rule_pairs: int = 5_000_000,
 ) -> Clustering:
     """Link every encoded record across and within sources; save or reuse the model.
 
@@ -147,7 +149,8 @@ def link_encoded(
     DuckDB, or Spark at `spark_master` with the same memory for its driver; profiles, the
     names' u and the threshold are DuckDB's either way. With `profiles_out`, every profile's
     encodings and cluster_id are written there too: the state a monthly increment links
-    against (placelink.link.incremental). Each phase's wall seconds are added to `phases`.
+    against (placelink.link.incremental). Each phase's wall seconds are added to `phases`. A
+    blocking rule that would add more than `max_rule_pairs` pairs is narrowed (bound_rules).
     """
     fingerprint = key_of_files(encoded_files)
     con = link_connection(memory_limit, spill_to)
@@ -179,15 +182,29 @@ def link_encoded(
         splink_on = open_backend(backend, con, memory_limit, spark_dir, spark_master)
         stack.callback(splink_on.close)
         return _link_profiles(
-            con, splink_on, fields, model_path, retrain, seed, fingerprint, profiles_out, phases
-        )
+            con, splink_on, fields, model_path, retrain, seed, fingerprint, profiles_out, phases,
+            max_rule_pairs,
+        )  # fmt: skip
 
 
 def _profile_column(column: str) -> str:
-    """A profile's encoding, and a Bloom filter's words and bit count beside it as well."""
+    """A profile's encoding: a token as a number (token_number), a Bloom filter with its words
+    and bit count beside it."""
     value = f'any_value("{column}")'
-    words = f", {bloom_word_columns(value, column)}" if column in BLOOM_COLUMNS else ""
-    return f'{value} as "{column}"{words}'
+    if column in BLOOM_COLUMNS:
+        return f'{value} as "{column}", {bloom_word_columns(value, column)}'
+    return f'{token_number(value, column in LIST_COLUMNS)} as "{column}"'
+
+
+def token_number(expression: str, is_list: bool) -> str:
+    """DuckDB SQL for a token (32 hex digits of a keyed hash), or a list of them, as the BIGINT
+    of its first 15 digits. Splink joins and compares every pair's tokens: a number is an
+    eighth of the bytes of the text, and 60 bits of a keyed hash stay as distinct as the
+    tokens among a region's profiles (two agree by chance about once in 10^18 pairs)."""
+    number = "('0x' || left({}, 15))::bigint"
+    if is_list:
+        return f"list_transform({expression}, lambda t: {number.format('t')})"
+    return number.format(expression)
 
 
 def bloom_word_columns(expression: str, column: str) -> str:
@@ -210,6 +227,7 @@ def _link_profiles(
     fingerprint: str,
     profiles_out: Path | None,
     phases: dict[str, float] | None,
+    max_rule_pairs: int,
 ) -> Clustering:
     """Train or load the model, predict, choose the threshold and cluster: Splink on the
     backend, everything else on `con`, which holds `profiles` and `records`."""
@@ -224,21 +242,19 @@ def _link_profiles(
         linker.misc.save_model_to_json(str(model_path), overwrite=True)
     else:
         linker = Linker(profiles, str(model_path), log_level=logging.WARNING)
-    rules = [
-        rule["blocking_rule"]
-        for rule in json.loads(model_path.read_text())["blocking_rules_to_generate_predictions"]
-    ]
     n_profiles = con.sql("select count(*) from profiles").fetchall()[0][0]
-    with timed(phases, "count comparisons"), warnings.catch_warnings():
-        # Below 1,000 sampled pairs Splink warns the estimate is rough: it is only a count.
-        warnings.simplefilter("ignore", UserWarning)
-        counts = count_comparisons_from_blocking_rules(
-            profiles,
-            blocking_rules=rules,
-            link_type="dedupe_only",
-            unique_id_column_name=UNIQUE_ID,
-            record_sample_proportion=min(1.0, COUNT_SAMPLE_PROFILES / max(n_profiles, 1)),
-        )
+    model = json.loads(model_path.read_text())
+    rules = [rule["blocking_rule"] for rule in model["blocking_rules_to_generate_predictions"]]
+    with timed(phases, "count comparisons"):
+        counts = count_comparisons(profiles, rules, n_profiles)
+        bounded = bound_rules(rules, counts, fields, max_rule_pairs)
+        if bounded != rules:
+            dialect = model["blocking_rules_to_generate_predictions"][0]["sql_dialect"]
+            model["blocking_rules_to_generate_predictions"] = [
+                {"blocking_rule": rule, "sql_dialect": dialect} for rule in bounded
+            ]
+            linker = Linker(profiles, model, log_level=logging.WARNING)
+            rules, counts = bounded, count_comparisons(profiles, bounded, n_profiles)
     with timed(phases, "predict"):
         predicted = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
         predictions = splink_on.local(
@@ -282,10 +298,7 @@ def _link_profiles(
     # score, and how the match weights fall (a well-separated model leaves few between).
     diagnostics = Diagnostics(
         fields=tuple(sorted(fields)),
-        comparisons_per_rule={
-            rule: int(count["marginal_comparison_count"])
-            for rule, count in zip(rules, counts, strict=True)
-        },
+        comparisons_per_rule=dict(zip(rules, counts, strict=True)),
         pairs_per_rule={rule: int(scored.get(str(i), 0)) for i, rule in enumerate(rules)},
         match_weight_histogram={float(low): int(n) for low, n in weights},
         training_blocks=tuple(block.sql for block in blocks),
@@ -294,6 +307,33 @@ def _link_profiles(
     return Clustering(
         records, n_profiles, pairs[0], pairs[1], trained, threshold, fingerprint, diagnostics
     )
+
+
+def count_comparisons(profiles, rules: list[str], n_profiles: int) -> list[int]:
+    """Splink's count of the new pairs each rule adds to those before it, from a sample of at
+    most COUNT_SAMPLE_PROFILES profiles a side."""
+    with warnings.catch_warnings():
+        # Below 1,000 sampled pairs Splink warns the estimate is rough: it is only a count.
+        warnings.simplefilter("ignore", UserWarning)
+        counts = count_comparisons_from_blocking_rules(
+            profiles,
+            blocking_rules=rules,
+            link_type="dedupe_only",
+            unique_id_column_name=UNIQUE_ID,
+            record_sample_proportion=min(1.0, COUNT_SAMPLE_PROFILES / max(n_profiles, 1)),
+        )
+    return [int(count["marginal_comparison_count"]) for count in counts]
+
+
+def bound_rules(
+    rules: list[str], counts: list[int], fields: frozenset[str], max_pairs: int
+) -> list[str]:
+    """The rules, each that would add more than `max_pairs` pairs narrowed to one postcode
+    district (placelink.link.model.narrowed), where it can be."""
+    return [
+        (narrowed(rule, fields) or rule) if count > max_pairs else rule
+        for rule, count in zip(rules, counts, strict=True)
+    ]
 
 
 def write_profiles(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> None:

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+from splink import DuckDBAPI
 
 from placelink.errors import ConfigError
 from placelink.link.model import (
     BLOCKING_RULES,
     FIELD_COLUMNS,
     NAMES_AND_DOB,
+    NARROWING,
     columns_read,
     comparisons,
+    narrowed,
     prior_rules,
     splink_settings,
     usable,
 )
-from placelink.link.predict import PREDICT_THRESHOLD, expected_f1_threshold, present_fields
+from placelink.link.predict import (
+    PREDICT_THRESHOLD,
+    bound_rules,
+    count_comparisons,
+    expected_f1_threshold,
+    present_fields,
+)
 
 EVERY_FIELD = frozenset(FIELD_COLUMNS)
 
@@ -174,3 +183,36 @@ def test_the_model_sql_has_no_duckdb_only_functions_for_spark():
     assert "array_intersect" in spark and "bit_count" in spark
     for duckdb_only in ("::", "list_", "array_length", " bit)", "as bit"):
         assert duckdb_only not in spark
+
+
+def test_a_rule_over_the_bound_is_narrowed_to_one_postcode_district():
+    everything = frozenset(FIELD_COLUMNS)
+    rules = ["l.family_md_token = r.family_md_token", "l.nhs_token = r.nhs_token"]
+    bounded = bound_rules(rules, [6_000_000, 6_000_000], everything, 5_000_000)
+    assert bounded[0] == f"{rules[0]} AND {NARROWING}"
+    assert bounded[1] == f"{rules[1]} AND {NARROWING}"
+    assert bound_rules(rules, [5_000_000, 10], everything, 5_000_000) == rules
+
+
+def test_a_rule_on_postcodes_or_records_without_them_is_left_as_it_is():
+    no_postcode = frozenset(FIELD_COLUMNS) - {"postcode"}
+    rule = "l.family_pc_token = r.family_pc_token"
+    assert narrowed(rule, frozenset(FIELD_COLUMNS)) is None
+    assert narrowed("l.given_md_token = r.given_md_token", no_postcode) is None
+    assert bound_rules([rule], [10**9], frozenset(FIELD_COLUMNS), 1) == [rule]
+
+
+def test_a_city_blocking_rule_is_narrowed_before_predicting():
+    # Splink counts each rule's pairs on the profiles; one over the bound pairs only within a
+    # postcode district, and the count printed is the narrowed rule's.
+    con = duckdb.connect()
+    con.execute(
+        "create table profiles as select range as profile_id, 'same' as family_md_token, "
+        "'PK' || (range % 4) as postcode_district_token from range(40)"
+    )
+    profiles = DuckDBAPI(con).register("profiles")
+    rules = ["l.family_md_token = r.family_md_token"]
+    counts = count_comparisons(profiles, rules, 40)
+    assert counts == [40 * 39 // 2]
+    bounded = bound_rules(rules, counts, frozenset(FIELD_COLUMNS), 100)
+    assert count_comparisons(profiles, bounded, 40) == [4 * (10 * 9 // 2)]
