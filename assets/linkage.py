@@ -75,6 +75,10 @@ def build_linkage_assets(specs: list[SourceSpec]) -> list[AssetsDefinition]:
                 "pairs_matched": MetadataValue.int(result.pairs_matched),
                 "match_threshold": MetadataValue.float(result.threshold),
                 "peak_rss_mib": MetadataValue.int(peak_rss_mib()),
+                "seconds_by_phase": MetadataValue.md(
+                    "| phase | wall seconds |\n|---|---|\n"
+                    + "\n".join(f"| {k} | {v:.1f} |" for k, v in result.phase_seconds.items())
+                ),
                 "duckdb_memory_limit": MetadataValue.text(settings.link_memory_limit),
                 "identity_fields_compared": MetadataValue.text(
                     ", ".join(result.diagnostics.fields)

@@ -77,6 +77,9 @@ def test_a_new_month_links_incrementally_as_a_full_link_would(homes, capsys):
 
     second = link(monthly, capsys)
     assert second["linkage_mode"] == "incremental (increment)"
+    # Each link says where its time went: a full link's phases, an increment's own.
+    assert "| predict |" in first["seconds_by_phase"]
+    assert "| predict between |" in second["seconds_by_phase"]
     links_2, index_2, f1_monthly = scored(monthly)
     assert second["new_records"] == len(links_2) - len(links_1) > 100
 

@@ -16,10 +16,15 @@ def test_defaults_for_the_linkage_check_and_memory(tmp_path):
 
 def test_values_are_read_and_normalised(tmp_path):
     settings = Settings.from_env(
-        environ={"PLACELINK_LINKAGE_MIN_RECALL": "0.9", "PLACELINK_LINK_MEMORY": "512 mb"},
+        environ={
+            "PLACELINK_LINKAGE_MIN_RECALL": "0.9",
+            "PLACELINK_LINK_MEMORY": "512 mb",
+            "PLACELINK_LINK_MAX_RULE_PAIRS": "2000000",
+        },
         home=tmp_path,
     )
     assert settings.linkage_min_recall == 0.9 and settings.link_memory_limit == "512MB"
+    assert settings.link_max_rule_pairs == 2_000_000
 
 
 def test_the_link_backend_and_spark_master(tmp_path):
@@ -53,6 +58,7 @@ def test_runs_are_multiprocess_with_one_step_per_core_by_default(tmp_path, monke
         ("PLACELINK_LINK_MEMORY", "lots", "a size such as 3GB"),
         ("PLACELINK_EXECUTOR", "threads", "multiprocess or in_process"),
         ("PLACELINK_MAX_CONCURRENT", "0", "at least 1"),
+        ("PLACELINK_LINK_MAX_RULE_PAIRS", "5e6", "a whole number"),
     ],
 )
 def test_a_bad_value_names_the_variable(tmp_path, name, value, message):
