@@ -57,9 +57,10 @@ from placelink.link.predict import (
     WEIGHT_BIN,
     Clustering,
     Diagnostics,
-    _profile_column,
     bloom_word_columns,
     key_of_files,
+    profile_encodings,
+    token_number,
     write_profiles,
 )
 from placelink.settings import Settings
@@ -422,12 +423,13 @@ def read_candidates(con: duckdb.DuckDBPyConnection, parts: list[Path], rules: li
 def _new_profiles(con: duckdb.DuckDBPyConnection, state: LinkState, first_new: int) -> int:
     """Table new_profiles: the new records' identities no known profile holds, numbered
     above every known profile_id; returns their count. Refuses fields the model lacks."""
-    profile_columns = ", ".join(_profile_column(c) for c in PROFILE_COLUMNS)
+    profile_columns = profile_encodings(lambda c: f'any_value("{c}")')
     con.execute(
         f"""
         create table new_profiles as
         select {first_new} - 1 + row_number() over (order by identity_key) as {UNIQUE_ID},
-               identity_key, {profile_columns}, any_value(dob_token) as {DOB_BLOCK}
+               identity_key, {profile_columns},
+               {token_number("any_value(dob_token)", False)} as {DOB_BLOCK}
         from new_records
         where identity_key not in (select identity_key from known_keys)
         group by identity_key

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,26 +155,39 @@ def link_encoded(
     fingerprint = key_of_files(encoded_files)
     con = link_connection(memory_limit, spill_to)
     files = ", ".join(f"'{p}'" for p in encoded_files)
-    columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
-    encoded = f"read_parquet([{files}], union_by_name = true)"
-    # Records keep only their identity_key: a city's encodings are read twice rather than
-    # held in memory once per record.
+    encoded = (
+        f"read_parquet([{files}], union_by_name = true, filename = true, file_row_number = true)"
+    )
+    # Records keep their identity_key and where they lie; each profile is then one record's
+    # encodings, read again by position: no city-sized aggregate of wide rows.
     with timed(phases, "read records"):
         con.execute(
-            f"create table records as "
-            f"select source, record_id, {IDENTITY_KEY_SQL} as identity_key from {encoded}"
+            f"create table records as select source, record_id, {IDENTITY_KEY_SQL} as "
+            f"identity_key, filename, file_row_number from {encoded}"
         )
-    profile_columns = ", ".join(_profile_column(c) for c in PROFILE_COLUMNS)
+    encodings = profile_encodings(lambda column: f'e."{column}"')
     with timed(phases, "profiles"):
         con.execute(
             f"""
-            create table profiles as
+            create temp table representatives as
             select row_number() over (order by identity_key) as {UNIQUE_ID}, identity_key,
-                   {profile_columns}, any_value(dob_token) as {DOB_BLOCK}, count(*) as records
-            from (select {IDENTITY_KEY_SQL} as identity_key, {columns} from {encoded})
-            group by identity_key
+                   count(*) as records, min((filename, file_row_number)) as first_record
+            from records group by identity_key
             """
         )
+        con.execute(
+            f"""
+            create table profiles as
+            select r.{UNIQUE_ID}, r.identity_key, {encodings},
+                   {token_number('e."dob_token"', False)} as {DOB_BLOCK}, r.records
+            from {encoded} e
+            join representatives r
+              on e.filename = r.first_record[1] and e.file_row_number = r.first_record[2]
+            """
+        )
+        con.execute("drop table representatives")
+        con.execute("alter table records drop column filename")
+        con.execute("alter table records drop column file_row_number")
     fields = present_fields(con)
     with ExitStack() as stack:
         stack.callback(con.close)
@@ -187,13 +200,15 @@ def link_encoded(
         )  # fmt: skip
 
 
-def _profile_column(column: str) -> str:
-    """A profile's encoding: a token as a number (token_number), a Bloom filter with its words
-    and bit count beside it."""
-    value = f'any_value("{column}")'
-    if column in BLOOM_COLUMNS:
-        return f'{value} as "{column}", {bloom_word_columns(value, column)}'
-    return f'{token_number(value, column in LIST_COLUMNS)} as "{column}"'
+def profile_encodings(value: Callable[[str], str]) -> str:
+    """DuckDB SQL for a profile's encodings, each from `value(column)`: a token as a number
+    (token_number), a Bloom filter with its words and bit count beside it."""
+    return ", ".join(
+        f'{value(c)} as "{c}", {bloom_word_columns(value(c), c)}'
+        if c in BLOOM_COLUMNS
+        else f'{token_number(value(c), c in LIST_COLUMNS)} as "{c}"'
+        for c in PROFILE_COLUMNS
+    )
 
 
 def token_number(expression: str, is_list: bool) -> str:
