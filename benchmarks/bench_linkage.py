@@ -41,7 +41,7 @@ import time
 import uuid
 from pathlib import Path
 
-from homes import prepare
+from homes import placelink, prepare
 from measure import cpu_s, peak_mib, run_child
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,8 +120,11 @@ def _child_plaintext(home: Path, out: Path) -> dict:
     return {"wall_s": wall, "cpu_s": cpu, "peak_mib": peak}
 
 
-def _child_placelink(home: Path, out: Path, backend: str = "duckdb") -> dict:
+def _child_placelink(
+    home: Path, out: Path, backend: str = "duckdb", pseudonymise: bool = False
+) -> dict:
     import dataclasses
+    import resource
 
     import pandas as pd
 
@@ -132,12 +135,22 @@ def _child_placelink(home: Path, out: Path, backend: str = "duckdb") -> dict:
     encoded = sorted((home / "linkage" / "encoded").glob("*.parquet"))
     tree = _TreePeak()
     began, cpu = time.perf_counter(), cpu_s()
+    # With --pseudonymise, the side includes making the encodings from the standardised
+    # records, as `placelink run --from pseudonymise --until pseudonymise` does.
+    made = 0.0
+    if pseudonymise:
+        made = placelink("run", "--from", "pseudonymise", "--until", "pseudonymise", home=home)
     result = run_linkage(settings, encoded, f"bench-{uuid.uuid4().hex[:8]}")
-    wall, cpu = time.perf_counter() - began, cpu_s() - cpu + _descendantscpu_s()
+    wall = time.perf_counter() - began
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = cpu_s() - cpu + _descendantscpu_s() + children.ru_utime + children.ru_stime
     peak = tree.stop()
     links = pd.read_parquet(result.record_links, columns=["source", "record_id", "person_id"])
     links.to_parquet(out, index=False)
-    return {"wall_s": wall, "cpu_s": cpu, "peak_mib": peak}
+    phases = (
+        {"pseudonymise": made, **result.phase_seconds} if pseudonymise else result.phase_seconds
+    )
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mib": peak, "phases": phases}
 
 
 # --- the parent ------------------------------------------------------------------------------
@@ -152,7 +165,9 @@ def _score(path: Path, truth) -> dict:
     return {k: overall[k] for k in ("precision", "recall", "f1")}
 
 
-def _bench(home: Path, repeat: int, backends: tuple[str, ...] = ("duckdb",)) -> None:
+def _bench(
+    home: Path, repeat: int, backends: tuple[str, ...] = ("duckdb",), pseudonymise: bool = False
+) -> None:
     import pandas as pd
 
     # The plaintext recipe keeps the sources' record ids; placelink's links carry record
@@ -171,7 +186,9 @@ def _bench(home: Path, repeat: int, backends: tuple[str, ...] = ("duckdb",)) -> 
         for i in range(repeat):
             for side in sides:
                 out = Path(tmp) / f"{side}-{i}.parquet"
-                figures = run_child(__file__, side, home, out)
+                env = {"BENCH_PSEUDONYMISE": "1"} if pseudonymise and side != "plaintext" else None
+                figures = run_child(__file__, side, home, out, env)
+                phases = figures.pop("phases", {})
                 figures.update(_score(out, truths[side]))
                 runs[side].append(figures)
                 print(
@@ -180,6 +197,8 @@ def _bench(home: Path, repeat: int, backends: tuple[str, ...] = ("duckdb",)) -> 
                     f"peak {figures['peak_mib']:.0f} MiB",
                     flush=True,
                 )
+                if phases:
+                    print("    " + ", ".join(f"{k} {v:.1f}s" for k, v in phases.items()))
     median = {
         side: {k: statistics.median(r[k] for r in runs[side]) for k in runs[side][0]}
         for side in sides
@@ -222,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
         help="where placelink's Splink runs (PLACELINK_LINK_BACKEND); both: a side each",
     )
     parser.add_argument(
+        "--pseudonymise",
+        action="store_true",
+        help="placelink's side makes its encodings first (`placelink run --from pseudonymise "
+        "--until pseudonymise`), timed with the link",
+    )
+    parser.add_argument(
         "--child", choices=("plaintext", *BACKEND_SIDES.values()), help=argparse.SUPPRESS
     )
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -231,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             figures = _child_plaintext(args.home.resolve(), args.out)
         else:
             backend = next(b for b, side in BACKEND_SIDES.items() if side == args.child)
-            figures = _child_placelink(args.home.resolve(), args.out, backend)
+            pseudonymise = os.environ.get("BENCH_PSEUDONYMISE") == "1"
+            figures = _child_placelink(args.home.resolve(), args.out, backend, pseudonymise)
         print(json.dumps(figures))
         return 0
     backends = ("duckdb", "spark") if args.backend == "both" else (args.backend,)
@@ -240,11 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.home is not None:
         home = args.home.resolve()
         prepare(home, args.people, "pseudonymise")
-        _bench(home, args.repeat, backends)
+        _bench(home, args.repeat, backends, args.pseudonymise)
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-linkage-home-") as tmp:
         prepare(Path(tmp), args.people, "pseudonymise")
-        _bench(Path(tmp), args.repeat, backends)
+        _bench(Path(tmp), args.repeat, backends, args.pseudonymise)
     return 0
 
 

@@ -32,7 +32,7 @@ class Settings:
     linkage_min_precision: float = 0.98
     linkage_min_recall: float = 0.95
     linkage_min_pair_f1: float = 0.965
-    link_memory_limit: str = "3GB"
+    link_memory_limit: str = "2GB"
     # A blocking rule adding more pairs than this is narrowed to one postcode district.
     link_max_rule_pairs: int = 5_000_000
     period_start: str | None = None  # PLACELINK_PERIOD_START, YYYY-MM (placelink.period)
@@ -89,7 +89,7 @@ class Settings:
             linkage_min_precision=_share(env, "PLACELINK_LINKAGE_MIN_PRECISION", 0.98),
             linkage_min_recall=_share(env, "PLACELINK_LINKAGE_MIN_RECALL", 0.95),
             linkage_min_pair_f1=_share(env, "PLACELINK_LINKAGE_MIN_PAIR_F1", 0.965),
-            link_memory_limit=_memory(env, "PLACELINK_LINK_MEMORY", "3GB"),
+            link_memory_limit=_memory(env, "PLACELINK_LINK_MEMORY", "2GB"),
             link_max_rule_pairs=_int(env, "PLACELINK_LINK_MAX_RULE_PAIRS", 5_000_000),
             period_start=_month(env, "PLACELINK_PERIOD_START"),
             period_end=_month(env, "PLACELINK_PERIOD_END"),

@@ -134,7 +134,7 @@ def link_encoded(
     model_path: Path,
     retrain: bool = True,
     seed: int = 42,
-    memory_limit: str = "3GB",
+    memory_limit: str = "2GB",
     spill_to: Path | None = None,
     backend: str = "duckdb",
     spark_master: str = "local[2]",
