@@ -11,7 +11,7 @@ from placelink.settings import Settings
 def test_defaults_for_the_linkage_check_and_memory(tmp_path):
     settings = Settings.from_env(environ={}, home=tmp_path)
     assert (settings.linkage_min_precision, settings.linkage_min_recall) == (0.98, 0.95)
-    assert settings.linkage_min_pair_f1 == 0.965 and settings.link_memory_limit == "3GB"
+    assert settings.linkage_min_pair_f1 == 0.965 and settings.link_memory_limit == "2GB"
 
 
 def test_values_are_read_and_normalised(tmp_path):
