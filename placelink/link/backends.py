@@ -25,8 +25,15 @@ import duckdb
 from splink import DuckDBAPI
 from splink.internals.splink_dataframe import SplinkDataFrame
 
+from placelink.encode import LIST_COLUMNS
 from placelink.errors import ConfigError
-from placelink.link.model import DOB_BLOCK, SPLINK_COLUMNS, UNIQUE_ID
+from placelink.link.model import (
+    BLOOM_COLUMNS,
+    DOB_BLOCK,
+    PROFILE_COLUMNS,
+    SPLINK_COLUMNS,
+    UNIQUE_ID,
+)
 
 SPARK_LOCAL_PARTITIONS = 8  # shuffle partitions in local mode (Spark's 200 are for clusters)
 
@@ -107,7 +114,15 @@ class SparkBackend:
         self.db_api = SparkAPI(spark_session=self.spark, register_udfs_automatically=False)
 
     def profiles(self, con: duckdb.DuckDBPyConnection) -> SplinkDataFrame:
-        columns = ", ".join(f'"{c}"' for c in (UNIQUE_ID, *SPLINK_COLUMNS, DOB_BLOCK))
+        tokens = {*PROFILE_COLUMNS, DOB_BLOCK} - set(BLOOM_COLUMNS)
+        # Tokens go to Spark as text: with them as numbers (BIGINT, lists of BIGINT) Splink's
+        # comparison count on Spark stopped, the JVM idle, at 50,000 people.
+        columns = ", ".join(
+            f'cast("{c}" as varchar[]) as "{c}"' if c in LIST_COLUMNS
+            else f'cast("{c}" as varchar) as "{c}"' if c in tokens
+            else f'"{c}"'
+            for c in (UNIQUE_ID, *SPLINK_COLUMNS, DOB_BLOCK)
+        )  # fmt: skip
         table = con.sql(f"select {columns} from profiles order by {UNIQUE_ID}").to_arrow_table()
         return self.db_api.register(table, table_name="profiles")
 
