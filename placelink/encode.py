@@ -303,7 +303,9 @@ def _hmac_states(secret: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
 
 
 class _Tokens:
-    """Keyed token functions per domain and Bloom filters, memoised: a value is hashed once."""
+    """Keyed token functions per domain, and Bloom filters from cached bigram positions and
+    permutations. Tokens are not memoised: the pseudonymise step encodes each distinct identity
+    once, so a memo of every salted value would cost more memory than the hashes it saves."""
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
@@ -319,17 +321,13 @@ class _Tokens:
             # hash states: identical to hmac.new(...), about twice as fast per value.
             inner, outer = _hmac_states(self._secret)
             inner.update(domain.encode("ascii") + b"\x1f")
-            memo: dict[str, str] = {}
 
-            def fn(value: str, inner=inner, outer=outer, memo=memo) -> str:
-                out = memo.get(value)
-                if out is None:
-                    i = inner.copy()
-                    i.update(value.encode("utf-8"))
-                    o = outer.copy()
-                    o.update(i.digest())
-                    out = memo[value] = o.hexdigest()[:TOKEN_HEX]
-                return out
+            def fn(value: str, inner=inner, outer=outer) -> str:
+                i = inner.copy()
+                i.update(value.encode("utf-8"))
+                o = outer.copy()
+                o.update(i.digest())
+                return o.hexdigest()[:TOKEN_HEX]
 
             self._fns[domain] = fn
         return fn
@@ -477,8 +475,8 @@ def encode_identities(table: pd.DataFrame, key: LinkageKey) -> pd.DataFrame:
 
 
 class IdentityEncoder:
-    """`encode_identities` batch after batch under one key, each distinct value hashed once
-    across all the batches (a person recurs month after month)."""
+    """`encode_identities` batch after batch under one key, the Bloom filters' bigram positions
+    and permutations computed once across all the batches."""
 
     def __init__(self, key: LinkageKey) -> None:
         self._tok = _Tokens(key.secret)

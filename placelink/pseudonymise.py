@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,12 +28,13 @@ from placelink.connectors import BATCH_ROWS, in_chunks, is_small_file, read_in_o
 from placelink.encode import (
     KEY_FINGERPRINT,
     OUTPUT_COLUMNS,
+    SEP,
     IdentityEncoder,
     LinkageKey,
     record_pseudonyms,
 )
 from placelink.errors import PlacelinkError
-from placelink.files import StagedFiles, write_parquet_atomic
+from placelink.files import StagedFiles, StagedParquet, write_parquet_atomic
 from placelink.pull import RECONCILIATION_KEY, PullResult, read_reconciliation
 from placelink.reference import postcodes_file
 from placelink.settings import Settings
@@ -40,9 +42,10 @@ from placelink.sources import IDENTITY_FIELDS, SourceSpec
 
 GEOGRAPHY = ("postcode_district", "lsoa", "neighbourhood", "locality", "imd_decile")
 CHUNK_ROWS: Final = 65_536
-"""Rows encoded together. Fewer than the pull's: the memo of hashed values spans chunks, so a
-chunk has little fixed cost, and a smaller one lets its write overlap the next one's encoding
-(an encoded row is about 900 bytes, tokens and Bloom filters)."""
+"""Identities encoded together, and rows written together. Fewer than the pull's: a smaller
+chunk lets its write overlap the next one's encoding (an encoded row is about 900 bytes,
+tokens and Bloom filters)."""
+NULL_MARK: Final = "\x00"  # an unknown identity field, told apart from any value when grouping
 
 
 @dataclass(frozen=True)
@@ -117,12 +120,13 @@ def load_postcode_lookup(settings: Settings) -> pa.Table:
 def pseudonymise_source(
     spec: SourceSpec, settings: Settings, key: LinkageKey, lookup: pa.Table
 ) -> PseudonymiseResult:
-    """Encode every standardised month of a source into linkage/encoded/<source>.parquet.
+    """Encode every standardised month of a source into linkage/encoded/<source>.parquet and
+    split its content into content/<source>.parquet.
 
-    The rows stay in Arrow from file to file and go through a chunk of up to CHUNK_ROWS at a
-    time, so memory stays bounded however long the history; one encoder serves every chunk,
-    so a person's identifiers are hashed once however many months they appear in. Only the
-    identity columns pass through the encoder; event fields are carried over as they are.
+    A person recurs month after month (a claimant in every monthly benefits extract), so the
+    identity fields are read for the whole history first and each distinct identity is encoded
+    once, its records written together (`SameIdentity`); the event fields then go through in
+    chunks of up to CHUNK_ROWS, so memory holds the identities, never the whole extract.
     """
     files = sorted((settings.standardised / spec.name).glob("*.parquet"))
     if not files:
@@ -133,43 +137,146 @@ def pseudonymise_source(
     # Months pulled at different times may differ a little (a column added): read them as one.
     schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
     schema = schema.remove_metadata()
-
-    def read(month_file: Path) -> Iterator[pa.RecordBatch]:
-        for batch in pq.ParquetFile(month_file).iter_batches(batch_size=BATCH_ROWS):
-            yield _conform(batch, schema)
-
-    encoder = IdentityEncoder(key)
-    records, columns, content_columns = 0, (), ()
+    identity = _read_identities(files, schema)
+    pseudonyms = record_pseudonyms(key, spec.name, identity.column("record_id").combine_chunks())
     metadata = {KEY_FINGERPRINT: key.fingerprint}
     # The months' reconciliation travels with the content, so the report never opens secure/.
     reconciliation = [asdict(read_reconciliation(f)) for f in files]
     with StagedFiles() as staged:
         out = staged.parquet(path, no_statistics=("record_id", *OUTPUT_COLUMNS))
-        content = staged.parquet(content_path(settings, spec.name))
-        chunks = in_chunks(read_in_order(files, read, is_small_file), CHUNK_ROWS)
-        tables = (pa.Table.from_batches([b for _, b in chunk]).combine_chunks() for chunk in chunks)
-        for table in tables:
-            encoded, attributes = _encode_chunk(spec, table, encoder, key, lookup)
-            out.write(encoded)
-            content.write(attributes)
-            records += encoded.num_rows
-            columns, content_columns = tuple(encoded.column_names), tuple(attributes.column_names)
-        if not columns:  # not one valid row in any month: the files still have their columns
-            encoded, attributes = _encode_chunk(spec, schema.empty_table(), encoder, key, lookup)
-            out.write(encoded)
-            content.write(attributes)
-            columns, content_columns = tuple(encoded.column_names), tuple(attributes.column_names)
+        columns = _write_encodings(out, spec.name, identity, pseudonyms, IdentityEncoder(key))
         out.close(metadata)
+        del identity
+        content = staged.parquet(content_path(settings, spec.name))
+        content_columns = _write_content(content, spec, files, schema, pseudonyms, key, lookup)
         content.close({**metadata, RECONCILIATION_KEY: json.dumps(reconciliation)})
     return PseudonymiseResult(
         spec.name,
-        records,
+        len(pseudonyms),
         len(files),
         path,
         content_path(settings, spec.name),
         columns,
         content_columns,
     )
+
+
+def _read_identities(files: list[Path], schema: pa.Schema) -> pa.Table:
+    """The identity fields of every record, month after month in file order."""
+    fields = pa.schema([schema.field(name) for name in IDENTITY_FIELDS])
+    months = [
+        pq.read_table(f, columns=[n for n in IDENTITY_FIELDS if n in pq.read_schema(f).names])
+        for f in files
+    ]
+    return pa.Table.from_batches(
+        [_conform(b, fields) for month in months for b in month.to_batches()], schema=fields
+    )
+
+
+@dataclass(frozen=True)
+class SameIdentity:
+    """Records grouped by identical identity fields (the record id aside), the groups numbered
+    in order of their first record, so the grouping says nothing the file order did not."""
+
+    groups: np.ndarray  # each record's group
+    order: np.ndarray  # record positions, group by group, in file order within a group
+    bounds: np.ndarray  # group g's records are order[bounds[g] : bounds[g + 1]]
+
+    @classmethod
+    def of(cls, identity: pa.Table) -> SameIdentity:
+        fields = [pc.cast(identity.column(n), pa.string()) for n in IDENTITY_FIELDS[1:]]
+        joined = pc.binary_join_element_wise(
+            *fields, SEP, null_handling="replace", null_replacement=NULL_MARK
+        )
+        chunks = pc.dictionary_encode(joined).chunks  # indices in order of first appearance
+        groups = np.concatenate([np.asarray(c.indices) for c in chunks] or [[]]).astype(np.int64)
+        order = np.argsort(groups, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(groups))]).astype(np.int64)
+        return cls(groups, order, bounds)
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def spans(self, max_rows: int) -> Iterator[tuple[int, int]]:
+        """(first group, stop group) ranges of at most `max_rows` groups and, unless one group
+        alone has more, at most `max_rows` records."""
+        start = 0
+        while start < len(self):
+            by_records = int(np.searchsorted(self.bounds, self.bounds[start] + max_rows, "right"))
+            stop = min(start + max_rows, len(self), max(by_records - 1, start + 1))
+            yield start, stop
+            start = stop
+
+
+def _write_encodings(
+    out: StagedParquet,
+    source: str,
+    identity: pa.Table,
+    pseudonyms: pa.Array,
+    encoder: IdentityEncoder,
+) -> tuple[str, ...]:
+    """Each distinct identity encoded once; its records' rows written together."""
+    same = SameIdentity.of(identity)
+    people = identity.drop_columns(["record_id"])
+    if not len(same):  # not one valid row in any month: the file still has its columns
+        table = _linkage_rows(source, pseudonyms, _encode(encoder, people))
+        out.write(table)
+        return tuple(table.column_names)
+    for start, stop in same.spans(CHUNK_ROWS):
+        encoded = _encode(encoder, people.take(same.order[same.bounds[start:stop]]))
+        records = same.order[same.bounds[start] : same.bounds[stop]]
+        for at in range(0, len(records), CHUNK_ROWS):
+            rows = records[at : at + CHUNK_ROWS]
+            table = _linkage_rows(
+                source, pseudonyms.take(rows), encoded.take(same.groups[rows] - start)
+            )
+            out.write(table)
+    return tuple(table.column_names)
+
+
+def _encode(encoder: IdentityEncoder, people: pa.Table) -> pa.Table:
+    frame = people.to_pandas(types_mapper=pd.ArrowDtype)
+    return pa.Table.from_pandas(encoder(frame), preserve_index=False)
+
+
+def _linkage_rows(source: str, pseudonyms: pa.Array, encoded: pa.Table) -> pa.Table:
+    """The linkage zone's rows: source, record pseudonym and encodings, nothing else."""
+    return pa.table(
+        {
+            "source": pa.array([source] * len(pseudonyms), pa.string()),
+            "record_id": pseudonyms,
+            **dict(zip(encoded.column_names, encoded.columns, strict=True)),
+        }
+    )
+
+
+def _write_content(
+    content: StagedParquet,
+    spec: SourceSpec,
+    files: list[Path],
+    schema: pa.Schema,
+    pseudonyms: pa.Array,
+    key: LinkageKey,
+    lookup: pa.Table,
+) -> tuple[str, ...]:
+    """The content zone's rows, chunk by chunk in file order (the pseudonyms' order)."""
+
+    def read(month_file: Path) -> Iterator[pa.RecordBatch]:
+        for batch in pq.ParquetFile(month_file).iter_batches(batch_size=BATCH_ROWS):
+            yield _conform(batch, schema)
+
+    chunks = in_chunks(read_in_order(files, read, is_small_file), CHUNK_ROWS)
+    tables = (pa.Table.from_batches([b for _, b in chunk]).combine_chunks() for chunk in chunks)
+    offset = 0
+    attributes = _content_rows(spec, schema.empty_table(), pseudonyms[:0], key, lookup)
+    for table in tables:
+        at = pseudonyms.slice(offset, table.num_rows)
+        attributes = _content_rows(spec, table, at, key, lookup)
+        content.write(attributes)
+        offset += table.num_rows
+    if not offset:  # not one valid row in any month: the file still has its columns
+        content.write(attributes)
+    return tuple(attributes.column_names)
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
@@ -183,21 +290,11 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
-def _encode_chunk(
-    spec: SourceSpec, table: pa.Table, encoder: IdentityEncoder, key: LinkageKey, lookup: pa.Table
-) -> tuple[pa.Table, pa.Table]:
-    """(the linkage zone's rows, the content zone's rows) for a chunk of standardised rows."""
-    identity = table.select(list(IDENTITY_FIELDS)).to_pandas(types_mapper=pd.ArrowDtype)
-    encoded = pa.Table.from_pandas(encoder(identity), preserve_index=False)
-    pseudonym = record_pseudonyms(key, spec.name, table.column("record_id").combine_chunks())
+def _content_rows(
+    spec: SourceSpec, table: pa.Table, pseudonym: pa.Array, key: LinkageKey, lookup: pa.Table
+) -> pa.Table:
+    """The content zone's rows for a chunk of standardised rows: no identifier, no encoding."""
     source = pa.array([spec.name] * table.num_rows, pa.string())
-    linkage = pa.table(
-        {
-            "source": source,
-            "record_id": pseudonym,
-            **dict(zip(encoded.column_names, encoded.columns, strict=True)),
-        }
-    )
     geography = postcode_geography(table.column("postcode"), lookup)
     events = table.drop_columns(list(IDENTITY_FIELDS))
     for name in spec.pseudonymise:  # a source's own identifiers: pseudonyms in their domain
@@ -207,7 +304,7 @@ def _encode_chunk(
             name,
             record_pseudonyms(key, f"{spec.name}.{name}", values),
         )
-    content = pa.table(
+    return pa.table(
         {
             "source": source,
             "record_id": pseudonym,
@@ -217,7 +314,6 @@ def _encode_chunk(
             **dict(zip(events.column_names, events.columns, strict=True)),
         }
     )
-    return linkage, content
 
 
 def _age_date(spec: SourceSpec, table: pa.Table) -> pa.ChunkedArray:

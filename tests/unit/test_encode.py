@@ -550,7 +550,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 @settings(max_examples=30)
 @given(st.lists(IDENTITY, min_size=2, max_size=20), st.integers(min_value=1, max_value=19))
 def test_one_encoder_over_batches_encodes_as_a_single_batch_would(rows, cut):
-    """The memo that spans a source's chunks changes no encoding."""
+    """The caches that span a source's chunks (Bloom bigrams and permutations) change nothing."""
     cut = min(cut, len(rows) - 1)
     whole = e.encode_identities(_frame(rows), KEY)
     encoder = e.IdentityEncoder(KEY)

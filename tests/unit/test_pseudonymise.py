@@ -3,17 +3,19 @@ edge), and the encoded file whatever the pull left."""
 
 from datetime import date
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from placelink.encode import LinkageKey
+from placelink.encode import LinkageKey, encode_identities, record_pseudonyms
 from placelink.errors import PlacelinkError
-from placelink.pseudonymise import GEOGRAPHY, age_at, pseudonymise_source
+from placelink.pseudonymise import GEOGRAPHY, SameIdentity, age_at, pseudonymise_source
 from placelink.pull import pull_month
 from placelink.settings import Settings
+from placelink.sources import IDENTITY_FIELDS
 from tests.unit.apc_extract import GOOD, HEADER, TODAY, csv_spec, land
 
 KEY = LinkageKey(bytes(range(32)), created=False, source="test")
@@ -75,3 +77,61 @@ def test_pseudonymising_before_any_pull_says_so(tmp_path):
     settings = _landed(tmp_path, GOOD[0])
     with pytest.raises(PlacelinkError, match="no standardised months"):
         pseudonymise_source(csv_spec(), settings, KEY, LOOKUP)
+
+
+def test_a_person_in_every_month_is_encoded_as_each_record_alone_would_be(tmp_path):
+    """Records grouped by identity (a person recurs month after month) keep each record's own
+    encodings; every record is written once, its content in file order."""
+    settings = Settings.from_env(environ={}, home=tmp_path)
+    months = {
+        "2024-01": [GOOD[0], GOOD[1]],
+        "2024-02": [GOOD[1].replace("E2", "E3"), GOOD[0].replace("E1", "E4")],
+        "2024-03": [GOOD[0].replace("E1", "E5").replace("PL1 4AB", "PL2 1AA")],
+    }
+    for month, rows in months.items():
+        land(settings, HEADER + "\n".join(rows) + "\n", month)
+        pull_month(csv_spec(), month, settings, today=TODAY)
+    result = pseudonymise_source(csv_spec(), settings, KEY, LOOKUP)
+    standardised = pa.concat_tables(
+        pq.read_table(f) for f in sorted((settings.standardised / "apc").glob("*.parquet"))
+    )
+    expected = encode_identities(standardised.to_pandas(types_mapper=pd.ArrowDtype), KEY)
+    ids = standardised["record_id"].combine_chunks()
+    expected.insert(0, "record_id", record_pseudonyms(KEY, "apc", ids))
+    encoded = pq.read_table(result.path).to_pandas(types_mapper=pd.ArrowDtype)
+    assert result.records == len(encoded) == 5
+    assert encoded["given_token"].nunique() == 2  # two people, as three identities
+    mine = encoded.drop(columns="source").sort_values("record_id").reset_index(drop=True)
+    theirs = expected.sort_values("record_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, theirs[mine.columns], check_dtype=False)
+    content = pq.read_table(result.content_path)
+    assert content["record_id"].to_pylist() == expected["record_id"].tolist()
+
+
+identity_values = st.sampled_from(["A", "B", "", None])
+
+
+@given(st.lists(st.tuples(identity_values, identity_values), max_size=40))
+def test_records_share_a_group_exactly_when_their_identities_agree(rows):
+    """Unknown is its own value (not the empty string); groups are numbered by first record."""
+    table = pa.table(
+        {
+            n: pa.array(
+                [r[0] if n == "given_name" else r[1] if n == "postcode" else None for r in rows]
+                if n != "record_id"
+                else [str(i) for i in range(len(rows))],
+                pa.string(),
+            )
+            for n in IDENTITY_FIELDS
+        }
+    )
+    same = SameIdentity.of(table)
+    firsts = list(dict.fromkeys(rows))
+    assert len(same) == len(firsts)
+    assert [firsts.index(r) for r in rows] == same.groups.tolist()
+    for g in range(len(same)):
+        members = same.order[same.bounds[g] : same.bounds[g + 1]].tolist()
+        assert members == [i for i, r in enumerate(rows) if r == firsts[g]]
+    spans = list(same.spans(3))
+    assert [a for a, _ in spans] == [0, *(b for _, b in spans[:-1])][: len(spans)]
+    assert all(0 < b - a <= 3 for a, b in spans) and (not spans or spans[-1][1] == len(same))
