@@ -311,8 +311,8 @@ class _Tokens:
         self._secret = secret
         self._fns: dict[str, Callable[[str], str]] = {}
         self._gram_positions: dict[str, np.ndarray] = {}
-        self._blooms: dict[str, np.ndarray] = {}  # name → its unpermuted bits
-        self._permutations: dict[str, np.ndarray] = {}  # salt → its keyed permutation
+        self._blooms: dict[str, np.ndarray] = {}  # name → its unpermuted set positions
+        self._permutations: dict[str, np.ndarray] = {}  # salt → where its permutation moves bits
 
     def __call__(self, domain: str) -> Callable[[str], str]:
         fn = self._fns.get(domain)
@@ -348,36 +348,53 @@ class _Tokens:
             salts, names = [p[0] for p in pairs], [p[1] for p in pairs]
             name_codes, distinct_names = pd.factorize(pd.Series(names, dtype=object))
             salt_codes, distinct_salts = pd.factorize(pd.Series(salts, dtype=object))
-            bits = np.stack([self._name_bits(name) for name in distinct_names])[name_codes]
-            order = np.stack([self._permutation(salt) for salt in distinct_salts])[salt_codes]
-            permuted = np.take_along_axis(bits, order, axis=1)
-            out[start : start + len(names)] = np.packbits(permuted, axis=1)
+            # Each name's set positions (padded with its first), moved where its salt sends them.
+            positions = _padded([self._name_positions(name) for name in distinct_names])
+            moved = np.stack([self._destinations(salt) for salt in distinct_salts])
+            bits = np.zeros((len(names), BLOOM_BITS), dtype=bool)
+            rows = np.arange(len(names))[:, None]
+            bits[rows, moved[salt_codes[:, None], positions[name_codes]]] = True
+            out[start : start + len(names)] = np.packbits(bits, axis=1)
         return pa.FixedSizeBinaryArray.from_buffers(
             BLOOM_TYPE, len(salted), [None, pa.py_buffer(out.tobytes())]
         )
 
-    def _name_bits(self, name: str) -> np.ndarray:
-        bits = self._blooms.get(name)
-        if bits is None:
-            bits = np.zeros(BLOOM_BITS, dtype=bool)
+    def _name_positions(self, name: str) -> np.ndarray:
+        """The distinct bit positions a name's bigrams set, before any permutation."""
+        positions = self._blooms.get(name)
+        if positions is None:
             padded = "_" + name.replace(" ", "_") + "_"
-            for i in range(len(padded) - 1):
-                gram = padded[i : i + 2]
-                positions = self._gram_positions.get(gram)
-                if positions is None:
-                    message = f"bloom{SEP}{gram}".encode()
-                    digest = hmac.digest(self._secret, message, "sha256")
-                    positions = np.frombuffer(digest, dtype=">u2")[:BLOOM_K] % BLOOM_BITS
-                    self._gram_positions[gram] = positions
-                bits[positions] = True
-            self._blooms[name] = bits
-        return bits
+            grams = [self._gram_positions_of(padded[i : i + 2]) for i in range(len(padded) - 1)]
+            positions = self._blooms[name] = np.unique(np.concatenate(grams))
+        return positions
 
-    def _permutation(self, salt: str) -> np.ndarray:
-        order = self._permutations.get(salt)
-        if order is None:
-            order = self._permutations[salt] = bloom_permutation(self._secret, salt)
-        return order
+    def _gram_positions_of(self, gram: str) -> np.ndarray:
+        positions = self._gram_positions.get(gram)
+        if positions is None:
+            digest = hmac.digest(self._secret, f"bloom{SEP}{gram}".encode(), "sha256")
+            positions = np.frombuffer(digest, dtype=">u2")[:BLOOM_K] % BLOOM_BITS
+            self._gram_positions[gram] = positions = positions.astype(np.intp)
+        return positions
+
+    def _destinations(self, salt: str) -> np.ndarray:
+        """Where the salt's permutation sends each bit: bit p of the name lands at moved[p]."""
+        moved = self._permutations.get(salt)
+        if moved is None:
+            moved = np.empty(BLOOM_BITS, dtype=np.intp)
+            moved[bloom_permutation(self._secret, salt)] = np.arange(BLOOM_BITS)
+            self._permutations[salt] = moved
+        return moved
+
+
+def _padded(rows: list[np.ndarray]) -> np.ndarray:
+    """Ragged rows as one matrix, each padded with its own first value (setting a bit twice
+    changes nothing)."""
+    width = max(len(r) for r in rows)
+    out = np.empty((len(rows), width), dtype=np.intp)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+        out[i, len(row) :] = row[0]
+    return out
 
 
 def bloom_permutation(secret: bytes, salt: str) -> np.ndarray:
