@@ -53,11 +53,14 @@ def pseudonymise_key(source: str) -> AssetKey:
 
 
 def build_source_assets(
-    spec: SourceSpec, partitions_def: MonthlyPartitionsDefinition = monthly_partitions
+    spec: SourceSpec,
+    partitions_def: MonthlyPartitionsDefinition = monthly_partitions,
+    priority: int = 0,
 ) -> list[AssetsDefinition]:
     """pull/<source> (over the period's months) and pseudonymise/<source>, grouped under the
-    source's name."""
-    return [_pull_asset(spec, partitions_def), _pseudonymise_asset(spec)]
+    source's name. The pseudonymise step of a higher `priority` starts first when steps wait
+    for a process (the largest source, so the longest step does not start last)."""
+    return [_pull_asset(spec, partitions_def), _pseudonymise_asset(spec, priority)]
 
 
 def _pull_asset(spec: SourceSpec, partitions_def: MonthlyPartitionsDefinition) -> AssetsDefinition:
@@ -144,10 +147,11 @@ def _month_metadata(result: PullResult, outcome: SuiteResult) -> dict:
     }
 
 
-def _pseudonymise_asset(spec: SourceSpec) -> AssetsDefinition:
+def _pseudonymise_asset(spec: SourceSpec, priority: int) -> AssetsDefinition:
     @asset(
         key=pseudonymise_key(spec.name),
         group_name=spec.name,
+        op_tags={"dagster/priority": str(priority)},
         deps=[pull_key(spec.name)],
         kinds={"python", "parquet"},
         owners=OWNERS,

@@ -29,6 +29,7 @@ from pipelines.jobs import build_jobs
 from pipelines.schedules import build_schedules
 from pipelines.sensors import build_sensors
 from placelink.period import resolve_period
+from placelink.pseudonymise import largest_first
 from placelink.settings import Settings
 from placelink.sources import load_sources
 from placelink.sqlmodels import load_project
@@ -52,7 +53,11 @@ def build_definitions(
     partitions = monthly_partitions_for(resolve_period(settings))
     project = load_project(SQL_PROJECT, specs)
     assets = [
-        *(a for spec in specs for a in build_source_assets(spec, partitions)),
+        *(
+            a
+            for spec, priority in zip(specs, largest_first(settings, specs), strict=True)
+            for a in build_source_assets(spec, partitions, priority)
+        ),
         *build_linkage_assets(specs),
         *build_model_assets(project),
         *build_publish_assets(project),

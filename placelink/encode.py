@@ -312,7 +312,8 @@ class _Tokens:
         self._fns: dict[str, Callable[[str], str]] = {}
         self._gram_positions: dict[str, np.ndarray] = {}
         self._blooms: dict[str, np.ndarray] = {}  # name → its unpermuted set positions
-        self._permutations: dict[str, np.ndarray] = {}  # salt → where its permutation moves bits
+        self._salt_rows: dict[str, int] = {}  # salt → its row of _destinations
+        self._destinations = np.empty((0, BLOOM_BITS), dtype=np.int16)
 
     def __call__(self, domain: str) -> Callable[[str], str]:
         fn = self._fns.get(domain)
@@ -350,10 +351,10 @@ class _Tokens:
             salt_codes, distinct_salts = pd.factorize(pd.Series(salts, dtype=object))
             # Each name's set positions (padded with its first), moved where its salt sends them.
             positions = _padded([self._name_positions(name) for name in distinct_names])
-            moved = np.stack([self._destinations(salt) for salt in distinct_salts])
+            salt_rows = np.array([self._salt_row(salt) for salt in distinct_salts], dtype=np.intp)
+            moved = self._destinations[salt_rows[salt_codes][:, None], positions[name_codes]]
             bits = np.zeros((len(names), BLOOM_BITS), dtype=bool)
-            rows = np.arange(len(names))[:, None]
-            bits[rows, moved[salt_codes[:, None], positions[name_codes]]] = True
+            bits[np.arange(len(names))[:, None], moved] = True
             out[start : start + len(names)] = np.packbits(bits, axis=1)
         return pa.FixedSizeBinaryArray.from_buffers(
             BLOOM_TYPE, len(salted), [None, pa.py_buffer(out.tobytes())]
@@ -376,14 +377,18 @@ class _Tokens:
             self._gram_positions[gram] = positions = positions.astype(np.intp)
         return positions
 
-    def _destinations(self, salt: str) -> np.ndarray:
-        """Where the salt's permutation sends each bit: bit p of the name lands at moved[p]."""
-        moved = self._permutations.get(salt)
-        if moved is None:
-            moved = np.empty(BLOOM_BITS, dtype=np.intp)
-            moved[bloom_permutation(self._secret, salt)] = np.arange(BLOOM_BITS)
-            self._permutations[salt] = moved
-        return moved
+    def _salt_row(self, salt: str) -> int:
+        """The salt's row of `_destinations`: where its permutation sends each bit (bit p of a
+        name lands at _destinations[row, p]), added on first sight."""
+        row = self._salt_rows.get(salt)
+        if row is None:
+            row = self._salt_rows[salt] = len(self._salt_rows)
+            if row == len(self._destinations):  # grown by doubling: a few copies in all
+                grown = np.empty((max(2 * row, 1024), BLOOM_BITS), dtype=np.int16)
+                grown[:row] = self._destinations
+                self._destinations = grown
+            self._destinations[row, bloom_permutation(self._secret, salt)] = np.arange(BLOOM_BITS)
+        return row
 
 
 def _padded(rows: list[np.ndarray]) -> np.ndarray:

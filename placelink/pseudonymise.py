@@ -67,6 +67,18 @@ def content_path(settings: Settings, source: str) -> Path:
     return settings.content / f"{source}.parquet"
 
 
+def largest_first(settings: Settings, specs: list[SourceSpec]) -> list[int]:
+    """Each source's rank by the bytes of its standardised months (the largest highest, 0 for
+    one not yet pulled): the pseudonymise steps' work, roughly, known before they run."""
+
+    def size(spec: SourceSpec) -> int:
+        return sum(f.stat().st_size for f in (settings.standardised / spec.name).glob("*.parquet"))
+
+    sizes = [size(spec) for spec in specs]
+    order = sorted(range(len(specs)), key=lambda i: sizes[i])
+    return [order.index(i) + 1 if sizes[i] else 0 for i in range(len(specs))]
+
+
 def content_reconciliation(path: Path) -> list[PullResult]:
     """The pull's reconciliation of every month a content file holds."""
     metadata = pq.ParquetFile(path).metadata.metadata or {}

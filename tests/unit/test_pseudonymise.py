@@ -1,6 +1,7 @@
 """The pseudonymise step: age on the event date (the only trace of the date of birth past the
 edge), and the encoded file whatever the pull left."""
 
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -12,7 +13,13 @@ from hypothesis import strategies as st
 
 from placelink.encode import LinkageKey, encode_identities, record_pseudonyms
 from placelink.errors import PlacelinkError
-from placelink.pseudonymise import GEOGRAPHY, SameIdentity, age_at, pseudonymise_source
+from placelink.pseudonymise import (
+    GEOGRAPHY,
+    SameIdentity,
+    age_at,
+    largest_first,
+    pseudonymise_source,
+)
 from placelink.pull import pull_month
 from placelink.settings import Settings
 from placelink.sources import IDENTITY_FIELDS
@@ -135,3 +142,13 @@ def test_records_share_a_group_exactly_when_their_identities_agree(rows):
     spans = list(same.spans(3))
     assert [a for a, _ in spans] == [0, *(b for _, b in spans[:-1])][: len(spans)]
     assert all(0 < b - a <= 3 for a, b in spans) and (not spans or spans[-1][1] == len(same))
+
+
+def test_the_largest_source_is_pseudonymised_first_and_an_unpulled_one_last(tmp_path):
+    settings = Settings.from_env(environ={}, home=tmp_path)
+    specs = [csv_spec(), *(replace(csv_spec(), name=n) for n in ("big", "small", "none"))]
+    for name, size in (("apc", 300), ("big", 900), ("small", 10)):
+        folder = settings.standardised / name
+        folder.mkdir(parents=True)
+        (folder / "2024-01.parquet").write_bytes(b"x" * size)
+    assert largest_first(settings, specs) == [3, 4, 2, 0]
