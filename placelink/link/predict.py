@@ -387,21 +387,82 @@ def expected_f1_threshold(con: duckdb.DuckDBPyConnection, predictions: str) -> f
     left, right, p = (scored[k] for k in scored)
     if not len(p):
         return PREDICT_THRESHOLD
-    weight = records[left] * records[right]
     same_profile = float((records * (records - 1) / 2).sum())
-    expected_true = same_profile + float((p * weight).sum())
+    # Thresholds fall one by one, so the pairs joined grow by a block of falling scores and
+    # clusters only merge: each step merges the clusters its block joins (connected
+    # components over those clusters alone), and a pair counts as true from the step its
+    # two profiles first share a cluster. One sweep, however many candidates.
+    present = np.zeros(n + 1, dtype=bool)
+    present[left] = present[right] = True
+    number = np.cumsum(present) - 1  # the profiles in some pair, numbered 0..
+    order = np.argsort(-p, kind="stable")
+    left, right, p = number[left[order]], number[right[order]], p[order]
+    size = records[present]  # records of each cluster, by its smallest profile
+    weighted = p * size[left] * size[right]
+    expected_true = same_profile + float(weighted.sum())
+    implied = true = same_profile
+    cluster = np.arange(len(size))
+    apart = np.ones(len(p), dtype=bool)  # pairs whose profiles are not yet in one cluster
+    incident = _Incident(left, right)
+    joined = 0
     best, best_f1 = PREDICT_THRESHOLD, -1.0
-    for t in _candidate_thresholds(p):
-        joined = p >= t
-        graph = coo_matrix((np.ones(joined.sum()), (left[joined], right[joined])), (n + 1, n + 1))
-        _, cluster = connected_components(graph, directed=False)
-        sizes = np.bincount(cluster, weights=records)
-        implied = float((sizes * (sizes - 1) / 2).sum())
-        true = same_profile + float((p * weight)[cluster[left] == cluster[right]].sum())
+    for t in _candidate_thresholds(p)[::-1]:
+        stop = int(np.searchsorted(-p, -t, side="right"))
+        a, b = cluster[left[joined:stop]], cluster[right[joined:stop]]
+        joined = stop
+        merging = a != b
+        if merging.any():  # else every pair of the block was inside a cluster already
+            more, moved = _merge(cluster, size, a[merging], b[merging])
+            implied += more
+            # A pair comes inside a cluster when one of its profiles moves to the other's.
+            pairs = incident.of(moved)
+            pairs = pairs[apart[pairs]]
+            pairs = np.unique(pairs[cluster[left[pairs]] == cluster[right[pairs]]])
+            true += float(weighted[pairs].sum())
+            apart[pairs] = False
         f1 = 2 * true / (implied + expected_true)
-        if f1 > best_f1:
+        if f1 >= best_f1:  # the lowest threshold of equal F1
             best, best_f1 = float(t), f1
     return best
+
+
+class _Incident:
+    """The pairs each profile is in, as one sorted index (CSR), for `of` many at once."""
+
+    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
+        ends = np.concatenate([left, right])
+        self._pairs = np.argsort(ends, kind="stable") % len(left)
+        self._starts = np.concatenate([[0], np.cumsum(np.bincount(ends))])
+
+    def of(self, profiles: np.ndarray) -> np.ndarray:
+        """The pairs any of `profiles` is in (a pair of two of them, twice)."""
+        first, counts = self._starts[profiles], np.diff(self._starts)[profiles]
+        at = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        return self._pairs[at]
+
+
+def _merge(
+    cluster: np.ndarray, size: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Join clusters a[i] and b[i] (and so, transitively, chains of them) in place: every
+    profile's cluster becomes its merged cluster's smallest, whose size becomes the sum.
+    Returns how many more record pairs the clusters now imply, and the profiles moved."""
+    clusters, local = np.unique(np.concatenate([a, b]), return_inverse=True)
+    pairs = coo_matrix(
+        (np.ones(len(a)), (local[: len(a)], local[len(a) :])), (len(clusters), len(clusters))
+    )
+    _, group = connected_components(pairs, directed=False)
+    merged = np.full(group.max() + 1, len(cluster))
+    np.minimum.at(merged, group, clusters)  # clusters come sorted: the group's smallest
+    sizes = size[clusters]
+    totals = np.bincount(group, weights=sizes)
+    size[merged] = totals
+    moves = np.arange(len(cluster))
+    moves[clusters] = merged[group]
+    now = moves[cluster]
+    moved = np.flatnonzero(now != cluster)
+    cluster[:] = now
+    return float(((totals**2).sum() - (sizes**2).sum()) / 2), moved
 
 
 def _candidate_thresholds(p: np.ndarray) -> np.ndarray:
