@@ -515,7 +515,7 @@ class IdentityEncoder:
         out["nhs_token"] = _Distinct.of(strings("nhs_number")).map(tok("nhs"))
         ni = _Distinct.of(strings("ni_number"))
         out["ni_token"] = ni.map(tok("ni"))
-        out["ni_masked_tokens"] = ni.map(_masked(tok("ni_masked")), PARTS_TYPE)
+        out["ni_masked_tokens"] = _masked(ni, tok("ni_masked"))
         dob = _iso_dates(table.get("date_of_birth"), n)
         salt = pc.fill_null(dob, "")
         given, family = strings("given_name"), strings("family_name")
@@ -602,7 +602,7 @@ def _encode_name(
         f"{part}_token": _salted(salt, compact).map(name_tok),
         f"{part}_phonetic_token": _salted(salt, sound).map(phon_tok),
         f"{part}_bloom": salted.rows(tok.blooms(salted.values), BLOOM_TYPE),
-        f"{part}_edit_tokens": salted.map(_one_edit(tok("name_edit")), PARTS_TYPE),
+        f"{part}_edit_tokens": _one_edit(salted, tok("name_edit")),
     }
     if part == "family":
         parts = [_per_name(lambda u, i=i: _part(u, i), part_tok) for i in range(MAX_PARTS)]
@@ -615,25 +615,44 @@ def _encode_name(
     return out
 
 
-def _one_edit(token: Callable[[str], str]) -> Callable[[str], list[str]]:
-    """A function of "<salt> 0x1F <name>": the tokens of the name and of the name with each
+def _one_edit(salted: _Distinct, token: Callable[[str], str]) -> pa.Array:
+    """Per row, the tokens of its salted name ("<salt> 0x1F <name>") and of the name with each
     letter in turn deleted, salted, in token order (not letter order). Two names one edit apart
     (a letter missed, added or mistyped, or two letters transposed: SMIHT for SMITH, OJNES for
     JONES) share a token, where their bigrams may share only half their Bloom bits."""
-
-    def one(salted: str) -> list[str]:
-        salt, name = salted.split(SEP, 1)
+    messages: list[str] = []
+    counts: list[int] = []
+    for value in salted.values:
+        salt, name = value.split(SEP, 1)
         name = name.replace(" ", "")
         variants = {name, *(name[:i] + name[i + 1 :] for i in range(len(name)))}
-        return sorted(token(salt + SEP + v) for v in variants)
+        messages.extend([salt + SEP + v for v in variants])
+        counts.append(len(variants))
+    return salted.rows(_token_lists(messages, counts, token, in_token_order=True))
 
-    return one
+
+def _masked(numbers: _Distinct, token: Callable[[str], str]) -> pa.Array:
+    """Per row, the tokens of its number with each character in turn masked: two numbers one
+    mistyped character apart share exactly one (an NI number has no check digit to catch it)."""
+    messages = [v[:i] + "*" + v[i + 1 :] for v in numbers.values for i in range(len(v))]
+    return numbers.rows(_token_lists(messages, [len(v) for v in numbers.values], token))
 
 
-def _masked(token: Callable[[str], str]) -> Callable[[str], list[str]]:
-    """The tokens of a number with each character in turn masked: two numbers one mistyped
-    character apart share exactly one (an NI number has no check digit to catch the slip)."""
-    return lambda value: [token(value[:i] + "*" + value[i + 1 :]) for i in range(len(value))]
+def _token_lists(
+    messages: list[str],
+    counts: list[int],
+    token: Callable[[str], str],
+    in_token_order: bool = False,
+) -> pa.Array:
+    """The messages' tokens as lists of `counts` each: hashed in one pass and, if asked, each
+    list sorted by one Arrow sort, so no Python list is made per value."""
+    tokens = pa.array(list(map(token, messages)), TOKEN_TYPE)
+    if in_token_order:
+        owner = np.repeat(np.arange(len(counts)), counts)
+        keys = [("owner", "ascending"), ("token", "ascending")]
+        tokens = tokens.take(pc.sort_indices(pa.table({"owner": owner, "token": tokens}), keys))
+    offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), tokens, type=PARTS_TYPE)
 
 
 def _part(name: str, i: int) -> str | None:
