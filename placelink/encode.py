@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Final
 
+import duckdb
 import jellyfish
 import numpy as np
 import pandas as pd
@@ -137,6 +138,20 @@ OUTPUT_DTYPES: Final = {
     "ni_masked_tokens": pd.ArrowDtype(PARTS_TYPE),
 }
 LIST_COLUMNS: Final = tuple(c for c, t in OUTPUT_DTYPES.items() if t == pd.ArrowDtype(PARTS_TYPE))
+
+IDENTITY_KEY: Final = "identity_key"
+IDENTITY_KEY_SQL: Final = "md5(concat_ws('|', {}))".format(
+    ", ".join(
+        f"coalesce(array_to_string(\"{c}\", ','), '~')"
+        if c in LIST_COLUMNS
+        else f"coalesce(cast(\"{c}\" as varchar), '~')"
+        for c in OUTPUT_COLUMNS
+        if not c.endswith("_bloom")
+    )
+)
+"""A record's identity key: the md5 of its encodings but the Bloom filters (made from the same
+names), so records of one encoded identity share it; linkage makes one profile of them. The
+pseudonymise step writes it beside the encodings, so linkage need not read them all for it."""
 
 
 # --- the key ---------------------------------------------------------------------------------
@@ -461,6 +476,16 @@ def _phonetic(name: str) -> str | None:
     """Metaphone of the name without spaces: it merges SMITH/SMYTH, CATHERINE/KATHRYN and
     ALEKSANDRA/ALEXANDRA, which NYSIIS keeps apart."""
     return jellyfish.metaphone(name.replace(" ", "")) or None
+
+
+def identity_keys(encoded: pa.Table) -> pa.Array:
+    """IDENTITY_KEY_SQL of each row of encodings, as linkage would compute it from the file."""
+    con = duckdb.connect()
+    try:
+        con.register("encoded", encoded)
+        return con.sql(f"select {IDENTITY_KEY_SQL} from encoded").to_arrow_table().column(0)
+    finally:
+        con.close()
 
 
 def file_key_fingerprint(path: Path) -> str | None:

@@ -26,11 +26,13 @@ import pyarrow.parquet as pq
 
 from placelink.connectors import BATCH_ROWS, in_chunks, is_small_file, read_in_order
 from placelink.encode import (
+    IDENTITY_KEY,
     KEY_FINGERPRINT,
     OUTPUT_COLUMNS,
     SEP,
     IdentityEncoder,
     LinkageKey,
+    identity_keys,
     record_pseudonyms,
 )
 from placelink.errors import PlacelinkError
@@ -247,12 +249,15 @@ def _write_encodings(
 
 
 def _encode(encoder: IdentityEncoder, people: pa.Table) -> pa.Table:
+    """The identities' identity keys and encodings."""
     frame = people.to_pandas(types_mapper=pd.ArrowDtype)
-    return pa.Table.from_pandas(encoder(frame), preserve_index=False)
+    encoded = pa.Table.from_pandas(encoder(frame), preserve_index=False)
+    return encoded.add_column(0, IDENTITY_KEY, identity_keys(encoded))
 
 
 def _linkage_rows(source: str, pseudonyms: pa.Array, encoded: pa.Table) -> pa.Table:
-    """The linkage zone's rows: source, record pseudonym and encodings, nothing else."""
+    """The linkage zone's rows: source, record pseudonym, identity key and encodings, nothing
+    else."""
     return pa.table(
         {
             "source": pa.array([source] * len(pseudonyms), pa.string()),

@@ -41,23 +41,24 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from splink import DuckDBAPI, Linker
 
-from placelink.encode import LIST_COLUMNS
+from placelink.encode import IDENTITY_KEY, IDENTITY_KEY_SQL, LIST_COLUMNS
 from placelink.files import write_text_atomic
 from placelink.link.connection import link_connection
 from placelink.link.model import BLOOM_COLUMNS, DOB_BLOCK, FIELD_COLUMNS, PROFILE_COLUMNS, UNIQUE_ID
 from placelink.link.phases import timed
 from placelink.link.predict import (
-    IDENTITY_KEY_SQL,
     PREDICT_THRESHOLD,
     WEIGHT_BIN,
     Clustering,
     Diagnostics,
     bloom_word_columns,
+    identity_key_of,
     key_of_files,
     profile_encodings,
     token_number,
@@ -89,8 +90,9 @@ class Plan:
     incremental: bool
     reason: str
     state: LinkState | None = None
-    new_rows: dict[Path, np.ndarray] | None = None  # per encoded file, rows of new records
+    new_rows: dict[Path, np.ndarray] | None = None  # per encoded file, rows of new identities
     new_records: int = 0
+    known_new: pa.Table | None = None  # new records of known identities: source, record_id, key
 
 
 def state_dir(settings: Settings) -> Path:
@@ -141,38 +143,47 @@ def plan_linkage(
         return Plan(False, f"the encodings changed since the last link: {sorted(lacking)} are new")
     con = duckdb.connect()
     files = ", ".join(f"'{p}'" for p in encoded_files)
+    parts = _parquet_list([state_dir(settings) / p for p in state.parts])
     # One join both ways: records only the encodings hold are new, records only
-    # record_links holds are gone.
+    # record_links holds are gone. A new record of an identity the state knows (the same
+    # person next month) needs no encodings: its identity key places it.
     unmatched = con.sql(
         f"""
-        select c.filename, c.file_row_number, c.record_id is null as gone
-        from read_parquet([{files}], filename = true, file_row_number = true) c
-        full join (select source, record_id from '{links_file}') p
-          on c.source = p.source and c.record_id = p.record_id
-        where c.record_id is null or p.record_id is null
+        with arrived as (
+            select c.filename, c.file_row_number, c.source, c.record_id,
+                   {identity_key_of(encoded_files)} as identity_key, p.record_id is null as new
+            from read_parquet([{files}], filename = true, file_row_number = true) c
+            full join (select source, record_id from '{links_file}') p
+              on c.source = p.source and c.record_id = p.record_id
+            where c.record_id is null or p.record_id is null
+        )
+        select a.*, a.identity_key in (select identity_key from read_parquet({parts})) as known
+        from arrived a
         """
-    ).fetchnumpy()
+    ).to_arrow_table()
     con.close()
-    gone = int(unmatched["gone"].sum())
+    gone = unmatched.num_rows - pc.sum(unmatched["new"]).as_py() if unmatched.num_rows else 0
     if gone:
         return Plan(False, f"{gone:,} linked records are gone from the encodings", state)
-    order = np.lexsort((unmatched["file_row_number"], unmatched["filename"]))
-    new = {k: v[order] for k, v in unmatched.items()}
-    rows = {
-        Path(name): new["file_row_number"][new["filename"] == name]
-        for name in np.unique(new["filename"])
-    }
-    return Plan(True, "increment", state, rows, len(new["filename"]))
+    known = pc.fill_null(unmatched["known"], False)
+    unknown = unmatched.filter(pc.invert(known))
+    names = unknown["filename"].to_numpy(zero_copy_only=False)
+    positions = unknown["file_row_number"].to_numpy()
+    rows = {Path(n): np.sort(positions[names == n]) for n in np.unique(names)}
+    known_new = unmatched.filter(known).select(["source", "record_id", "identity_key"])
+    return Plan(True, "increment", state, rows, unmatched.num_rows, known_new)
 
 
 def read_rows(path: Path, rows: np.ndarray) -> pa.Table:
-    """The given rows of a Parquet file, reading only the row groups that hold them."""
+    """The given rows of a Parquet file (their identity key where it has one, and encodings),
+    reading only the row groups that hold them."""
     parquet = pq.ParquetFile(path)
     sizes = [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)]
     starts = np.concatenate([[0], np.cumsum(sizes)])
     groups = np.unique(np.searchsorted(starts, rows, side="right") - 1)
+    keys = [IDENTITY_KEY] if IDENTITY_KEY in parquet.schema_arrow.names else []
     table = parquet.read_row_groups(
-        groups.tolist(), columns=["source", "record_id", *PROFILE_COLUMNS]
+        groups.tolist(), columns=["source", "record_id", *keys, *PROFILE_COLUMNS]
     )
     offsets = np.concatenate([[0], np.cumsum([sizes[g] for g in groups])])
     local = np.concatenate(
@@ -313,6 +324,8 @@ def _read_new_records(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     """Table new_records: the plan's new records with their identity_key and encodings."""
     assert plan.new_rows is not None
     batches = [read_rows(path, rows) for path, rows in plan.new_rows.items()]
+    if plan.known_new is not None and plan.known_new.num_rows:
+        batches.append(plan.known_new)  # their encodings are the known profiles'
     arriving = pa.concat_tables(batches, promote_options="default") if batches else None
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
     if arriving is None:  # none: an empty table of the encoded files' types
@@ -323,10 +336,13 @@ def _read_new_records(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
             f"''::varchar as identity_key, {typed} limit 0"
         )
     else:
+        key = IDENTITY_KEY_SQL
+        if IDENTITY_KEY in arriving.column_names:
+            key = f"coalesce({IDENTITY_KEY}, {IDENTITY_KEY_SQL})"
         con.register("arriving", arriving)
         con.execute(
-            f"create table new_records as select source, record_id, {IDENTITY_KEY_SQL} as "
-            f"identity_key, {columns} from arriving"
+            f"create table new_records as select source, record_id, {key} as identity_key, "
+            f"{columns} from arriving"
         )
         con.unregister("arriving")
 

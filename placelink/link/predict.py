@@ -18,12 +18,13 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from splink import Linker
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
-from placelink.encode import LIST_COLUMNS, file_key_fingerprint
+from placelink.encode import IDENTITY_KEY, IDENTITY_KEY_SQL, LIST_COLUMNS, file_key_fingerprint
 from placelink.errors import ConfigError
 from placelink.link.backends import open_backend
 from placelink.link.connection import link_connection
@@ -93,18 +94,6 @@ NAME_U_FALLBACK = {
 }
 
 
-# A record's profile: the md5 of its encodings but the Bloom filters (made from the same names).
-IDENTITY_KEY_SQL = "md5(concat_ws('|', {}))".format(
-    ", ".join(
-        f"coalesce(array_to_string(\"{c}\", ','), '~')"
-        if c in LIST_COLUMNS
-        else f"coalesce(cast(\"{c}\" as varchar), '~')"
-        for c in PROFILE_COLUMNS
-        if not c.endswith("_bloom")
-    )
-)
-
-
 @dataclass(frozen=True)
 class Diagnostics:
     fields: tuple[str, ...]  # identity fields the records fill, which the model compares
@@ -162,8 +151,9 @@ def link_encoded(
     # encodings, read again by position: no city-sized aggregate of wide rows.
     with timed(phases, "read records"):
         con.execute(
-            f"create table records as select source, record_id, {IDENTITY_KEY_SQL} as "
-            f"identity_key, filename, file_row_number from {encoded}"
+            f"create table records as select source, record_id, "
+            f"{identity_key_of(encoded_files)} as identity_key, filename, file_row_number "
+            f"from {encoded}"
         )
     encodings = profile_encodings(lambda column: f'e."{column}"')
     with timed(phases, "profiles"):
@@ -487,6 +477,14 @@ def present_fields(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
             "NHS or NI number, or a date of birth (with names or a postcode beside it)"
         )
     return fields
+
+
+def identity_key_of(encoded_files: list[Path]) -> str:
+    """The SQL of a record's identity key: the column the pseudonymise step writes, or, where
+    some file lacks it (written before it did), the key computed from the encodings."""
+    if all(IDENTITY_KEY in pq.read_schema(f).names for f in encoded_files):
+        return IDENTITY_KEY
+    return IDENTITY_KEY_SQL
 
 
 def key_of_files(encoded_files: list[Path]) -> str:

@@ -207,16 +207,19 @@ def test_the_candidates_are_the_known_profiles_the_rules_pair(tmp_path):
 
 
 def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(tmp_path):
+    """A new record of an identity the state knows needs no encodings read: its key places it."""
     settings = Settings.from_env(environ={}, home=tmp_path)
     state_dir(settings).mkdir(parents=True)
     part = state_dir(settings) / "full.parquet"
-    pq.write_table(pa.table({c: pa.nulls(1, pa.string()) for c in PROFILE_COLUMNS}), part)
+    profile = {c: pa.nulls(1, pa.string()) for c in PROFILE_COLUMNS}
+    pq.write_table(pa.table({"identity_key": ["known"], **profile}), part)
     model = settings.linkage / "model.json"
     model.write_text("{}")
 
     def encoded(name: str, ids: list[str]) -> Path:
         path = settings.linkage / f"{name}.parquet"
-        table = pa.table({"source": [name] * len(ids), "record_id": ids})
+        keys = ["known" if i == "a2" else f"key-{i}" for i in ids]
+        table = pa.table({"source": [name] * len(ids), "record_id": ids, "identity_key": keys})
         pq.write_table(table.replace_schema_metadata({KEY_FINGERPRINT: "k1"}), path)
         return path
 
@@ -231,13 +234,16 @@ def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(
     plan = plan_linkage(settings, files, model, links, index, full_relink=False)
     assert plan.incremental and plan.new_records == 3
     assert {p.name: r.tolist() for p, r in (plan.new_rows or {}).items()} == {
-        "a.parquet": [1, 3],
+        "a.parquet": [3],
         "b.parquet": [0],
     }
+    assert plan.known_new is not None and plan.known_new.to_pylist() == [
+        {"source": "a", "record_id": "a2", "identity_key": "known"}
+    ]
     files[1] = encoded("b", ["b1"])  # b2 is gone from the encodings
     plan = plan_linkage(settings, files, model, links, index, full_relink=False)
     assert not plan.incremental and plan.reason == "1 linked records are gone from the encodings"
     # A state made before an encoding existed (an older placelink): a full link, saying why.
-    pq.write_table(pa.table({c: pa.nulls(1, pa.string()) for c in PROFILE_COLUMNS[1:]}), part)
+    pq.write_table(pa.table({"identity_key": ["known"], **dict(list(profile.items())[1:])}), part)
     plan = plan_linkage(settings, files, model, links, index, full_relink=False)
     assert not plan.incremental and PROFILE_COLUMNS[0] in plan.reason

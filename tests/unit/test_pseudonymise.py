@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from placelink.encode import LinkageKey, encode_identities, record_pseudonyms
+from placelink.encode import (
+    OUTPUT_COLUMNS,
+    LinkageKey,
+    encode_identities,
+    identity_keys,
+    record_pseudonyms,
+)
 from placelink.errors import PlacelinkError
 from placelink.pseudonymise import (
     GEOGRAPHY,
@@ -110,7 +116,10 @@ def test_a_person_in_every_month_is_encoded_as_each_record_alone_would_be(tmp_pa
     assert encoded["given_token"].nunique() == 2  # two people, as three identities
     mine = encoded.drop(columns="source").sort_values("record_id").reset_index(drop=True)
     theirs = expected.sort_values("record_id").reset_index(drop=True)
+    keys = identity_keys(pa.Table.from_pandas(theirs[list(OUTPUT_COLUMNS)], preserve_index=False))
+    theirs.insert(1, "identity_key", keys.to_pylist())
     pd.testing.assert_frame_equal(mine, theirs[mine.columns], check_dtype=False)
+    assert mine["identity_key"].nunique() == 3
     content = pq.read_table(result.content_path)
     assert content["record_id"].to_pylist() == expected["record_id"].tolist()
 
