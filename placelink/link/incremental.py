@@ -47,7 +47,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from splink import DuckDBAPI, Linker
 
-from placelink.encode import IDENTITY_KEY, IDENTITY_KEY_SQL, LIST_COLUMNS
+from placelink.encode import (
+    BLOOM_TYPE,
+    IDENTITY_KEY,
+    IDENTITY_KEY_SQL,
+    LIST_COLUMNS,
+    PARTS_TYPE,
+    TOKEN_TYPE,
+)
 from placelink.files import write_text_atomic
 from placelink.link.connection import link_connection
 from placelink.link.model import BLOOM_COLUMNS, DOB_BLOCK, FIELD_COLUMNS, PROFILE_COLUMNS, UNIQUE_ID
@@ -325,7 +332,11 @@ def _read_new_records(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     assert plan.new_rows is not None
     batches = [read_rows(path, rows) for path, rows in plan.new_rows.items()]
     if plan.known_new is not None and plan.known_new.num_rows:
-        batches.append(plan.known_new)  # their encodings are the known profiles'
+        known, n = plan.known_new, plan.known_new.num_rows  # encodings: the known profiles'
+        kinds = {c: PARTS_TYPE for c in LIST_COLUMNS} | {c: BLOOM_TYPE for c in BLOOM_COLUMNS}
+        for column in PROFILE_COLUMNS:
+            known = known.append_column(column, pa.nulls(n, kinds.get(column, TOKEN_TYPE)))
+        batches.append(known)
     arriving = pa.concat_tables(batches, promote_options="default") if batches else None
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
     if arriving is None:  # none: an empty table of the encoded files' types
