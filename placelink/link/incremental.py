@@ -337,7 +337,7 @@ def _read_new_records(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
         for column in PROFILE_COLUMNS:
             known = known.append_column(column, pa.nulls(n, kinds.get(column, TOKEN_TYPE)))
         batches.append(known)
-    arriving = pa.concat_tables(batches, promote_options="default") if batches else None
+    arriving = pa.concat_tables(batches, promote_options="permissive") if batches else None
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
     if arriving is None:  # none: an empty table of the encoded files' types
         kinds = {c: "varchar[]" for c in LIST_COLUMNS} | {c: "blob" for c in BLOOM_COLUMNS}

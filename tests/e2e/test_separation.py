@@ -15,7 +15,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.run import run_pipeline
-from placelink.encode import KEY_FINGERPRINT, load_key, record_pseudonyms
+from placelink.encode import (
+    IDENTITY_KEY,
+    KEY_FINGERPRINT,
+    OUTPUT_COLUMNS,
+    identity_keys,
+    load_key,
+    record_pseudonyms,
+)
 from placelink.errors import ConfigError
 from placelink.link import run_linkage
 from placelink.settings import Settings
@@ -79,10 +86,14 @@ def test_the_linkage_zone_holds_pseudonyms_and_encodings_only(roles):
     provider, _, _ = roles
     for path in provider.encoded.glob("*.parquet"):
         columns = set(pq.read_schema(path).names)
-        assert columns - {"source", "record_id"} <= {
+        assert columns - {"source", "record_id", IDENTITY_KEY} <= {
             c for c in columns if c.endswith(("_token", "_tokens", "_bloom"))
         }, path.name
         assert not {"age_at_event", "sex", "neighbourhood", "postcode_district"} & columns
+        # The identity key is a hash of the record's encodings alone: it adds nothing to them.
+        encoded = pq.read_table(path)
+        keys = identity_keys(encoded.select(list(OUTPUT_COLUMNS)))
+        assert keys.to_pylist() == encoded[IDENTITY_KEY].to_pylist(), path.name
 
 
 def test_a_providers_own_record_ids_decode_nothing_of_other_sources(roles):
