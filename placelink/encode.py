@@ -478,7 +478,7 @@ def _phonetic(name: str) -> str | None:
     return jellyfish.metaphone(name.replace(" ", "")) or None
 
 
-def identity_keys(encoded: pa.Table) -> pa.Array:
+def identity_keys(encoded: pa.Table) -> pa.ChunkedArray:
     """IDENTITY_KEY_SQL of each row of encodings, as linkage would compute it from the file."""
     con = duckdb.connect()
     try:
