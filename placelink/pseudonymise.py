@@ -149,9 +149,9 @@ def pseudonymise_source(
         )
     path = encoded_path(settings, spec.name)
     # Months pulled at different times may differ a little (a column added): read them as one.
-    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive")
-    schema = schema.remove_metadata()
-    identity = _read_identities(files, schema)
+    schemas = [pq.read_schema(f) for f in files]
+    schema = pa.unify_schemas(schemas, promote_options="permissive").remove_metadata()
+    identity = _read_identities(files, schemas, schema)
     pseudonyms = record_pseudonyms(key, spec.name, identity.column("record_id").combine_chunks())
     metadata = {KEY_FINGERPRINT: key.fingerprint}
     # The months' reconciliation travels with the content, so the report never opens secure/.
@@ -175,12 +175,13 @@ def pseudonymise_source(
     )
 
 
-def _read_identities(files: list[Path], schema: pa.Schema) -> pa.Table:
-    """The identity fields of every record, month after month in file order."""
+def _read_identities(files: list[Path], schemas: list[pa.Schema], schema: pa.Schema) -> pa.Table:
+    """The identity fields of every record, month after month in file order (`schemas`: each
+    file's own, `schema`: all of them unified)."""
     fields = pa.schema([schema.field(name) for name in IDENTITY_FIELDS])
     months = [
-        pq.read_table(f, columns=[n for n in IDENTITY_FIELDS if n in pq.read_schema(f).names])
-        for f in files
+        pq.read_table(f, columns=[n for n in IDENTITY_FIELDS if n in s.names])
+        for f, s in zip(files, schemas, strict=True)
     ]
     return pa.Table.from_batches(
         [_conform(b, fields) for month in months for b in month.to_batches()], schema=fields
@@ -189,16 +190,17 @@ def _read_identities(files: list[Path], schema: pa.Schema) -> pa.Table:
 
 @dataclass(frozen=True)
 class SameIdentity:
-    """Records grouped by identical identity fields (the record id aside), the groups numbered
-    in order of their first record, so the grouping says nothing the file order did not."""
+    """Records grouped by identical identity fields (given without the record id), the groups
+    numbered in order of their first record, so the grouping says nothing the file order did
+    not."""
 
     groups: np.ndarray  # each record's group
     order: np.ndarray  # record positions, group by group, in file order within a group
     bounds: np.ndarray  # group g's records are order[bounds[g] : bounds[g + 1]]
 
     @classmethod
-    def of(cls, identity: pa.Table) -> SameIdentity:
-        fields = [pc.cast(identity.column(n), pa.string()) for n in IDENTITY_FIELDS[1:]]
+    def of(cls, people: pa.Table) -> SameIdentity:
+        fields = [pc.cast(column, pa.string()) for column in people.columns]
         joined = pc.binary_join_element_wise(
             *fields, SEP, null_handling="replace", null_replacement=NULL_MARK
         )
@@ -230,8 +232,8 @@ def _write_encodings(
     encoder: IdentityEncoder,
 ) -> tuple[str, ...]:
     """Each distinct identity encoded once; its records' rows written together."""
-    same = SameIdentity.of(identity)
     people = identity.drop_columns(["record_id"])
+    same = SameIdentity.of(people)
     if not len(same):  # not one valid row in any month: the file still has its columns
         table = _linkage_rows(source, pseudonyms, _encode(encoder, people))
         out.write(table)
@@ -284,14 +286,15 @@ def _write_content(
 
     chunks = in_chunks(read_in_order(files, read, is_small_file), CHUNK_ROWS)
     tables = (pa.Table.from_batches([b for _, b in chunk]).combine_chunks() for chunk in chunks)
-    offset = 0
-    attributes = _content_rows(spec, schema.empty_table(), pseudonyms[:0], key, lookup)
+    offset, attributes = 0, None
     for table in tables:
-        at = pseudonyms.slice(offset, table.num_rows)
-        attributes = _content_rows(spec, table, at, key, lookup)
+        attributes = _content_rows(
+            spec, table, pseudonyms.slice(offset, table.num_rows), key, lookup
+        )
         content.write(attributes)
         offset += table.num_rows
-    if not offset:  # not one valid row in any month: the file still has its columns
+    if attributes is None:  # not one valid row in any month: the file still has its columns
+        attributes = _content_rows(spec, schema.empty_table(), pseudonyms, key, lookup)
         content.write(attributes)
     return tuple(attributes.column_names)
 
