@@ -1,12 +1,18 @@
 """Pairwise scores counted from group sizes agree with enumerating the pairs."""
 
-from itertools import combinations
+from itertools import combinations, combinations_with_replacement
 
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from placelink.link.evaluate import PairIndex, evaluate_links, pair_score, source_pair_score
+from placelink.link.evaluate import (
+    PairIndex,
+    PairScore,
+    evaluate_links,
+    pair_score,
+    source_pair_score,
+)
 
 
 def brute_force(frame):
@@ -81,3 +87,55 @@ def test_pairs_involving_a_subset_match_enumeration(rows, picks):
     assert score.true_positive_pairs == sum(
         a.person_id == b.person_id and a.true_person_id == b.true_person_id for a, b in pairs
     )
+
+
+linked = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]),
+        st.integers(0, 4),
+        st.integers(0, 4),
+        st.sampled_from(["F", "M", None]),
+        st.integers(1, 3),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(linked)
+def test_evaluation_matches_enumerating_pairs(rows):
+    columns = ["source", "person_id", "true_person_id", "sex", "deprivation_quintile", "known"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["record_id"] = frame.groupby("source").cumcount().astype(str)  # reused across sources
+    links = frame[["source", "record_id", "person_id"]]
+    truth = frame[frame["known"]].drop(columns=["person_id", "known"]).iloc[::-1]
+    scored = frame[frame["known"]]
+    pairs = list(combinations(scored.itertuples(), 2))
+
+    def score(pairs):
+        same_pred = [a.person_id == b.person_id for a, b in pairs]
+        same_true = [a.true_person_id == b.true_person_id for a, b in pairs]
+        tp = sum(p and t for p, t in zip(same_pred, same_true, strict=True))
+        return PairScore(sum(same_true), sum(same_pred), tp).as_dict()
+
+    sources = sorted(scored["source"].unique())
+    assert evaluate_links(links, truth) == {
+        "records_linked": len(links),
+        "records_with_truth": len(scored),
+        "overall": score(pairs),
+        "by_source_pair": {
+            f"{s}~{t}": score([(a, b) for a, b in pairs if sorted([a.source, b.source]) == [s, t]])
+            for s, t in combinations_with_replacement(sources, 2)
+        },
+        "by_subgroup": {
+            column: {
+                str(value): score(
+                    [(a, b) for a, b in pairs if getattr(a, column) == value == getattr(b, column)]
+                )
+                for value in sorted(scored[column].dropna().unique())
+            }
+            for column in ("sex", "deprivation_quintile")
+        },
+    }
