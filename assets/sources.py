@@ -166,7 +166,7 @@ def _pseudonymise_asset(spec: SourceSpec, priority: int) -> AssetsDefinition:
         settings = placelink.settings()
         key = load_key(settings)
         result = pseudonymise_source(spec, settings, key, load_postcode_lookup(settings))
-        pseudonymise_truth(spec, settings, key)
+        pseudonymise_truth(spec, settings, key, result.pseudonyms)
         content = pq.ParquetFile(result.content_path)
         geography = [w for w in reference_warnings(settings) if POSTCODES in w]
         for warning in geography:

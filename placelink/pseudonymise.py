@@ -51,6 +51,21 @@ NULL_MARK: Final = "\x00"  # an unknown identity field, told apart from any valu
 
 
 @dataclass(frozen=True)
+class RecordPseudonyms:
+    """A source's record ids with the pseudonyms the step made of them (record_pseudonyms)."""
+
+    record_ids: pa.Array
+    pseudonyms: pa.Array
+
+    def of(self, key: LinkageKey, source: str, record_ids: pa.Array) -> pa.Array:
+        """The pseudonyms of `record_ids`: looked up where made already, else made."""
+        at = pc.index_in(record_ids, value_set=self.record_ids)
+        unmade = pc.and_(pc.is_null(at), pc.is_valid(record_ids))  # e.g. a quarantined row's
+        made = record_pseudonyms(key, source, record_ids.filter(unmade))
+        return pc.replace_with_mask(self.pseudonyms.take(at), unmade, made)
+
+
+@dataclass(frozen=True)
 class PseudonymiseResult:
     source: str
     records: int
@@ -59,6 +74,7 @@ class PseudonymiseResult:
     content_path: Path
     columns: tuple[str, ...]
     content_columns: tuple[str, ...]
+    pseudonyms: RecordPseudonyms
 
 
 def encoded_path(settings: Settings, source: str) -> Path:
@@ -91,24 +107,29 @@ def truth_path(settings: Settings, source: str) -> Path:
     return settings.content / "_truth" / f"{source}.parquet"
 
 
-def pseudonymise_truth(spec: SourceSpec, settings: Settings, key: LinkageKey) -> Path | None:
+def pseudonymise_truth(
+    spec: SourceSpec, settings: Settings, key: LinkageKey, made: RecordPseudonyms
+) -> Path | None:
     """The synthetic truth of a source keyed by record pseudonym, for evaluating the linkage.
 
-    Only a generated town has one (landing/_truth/truth.csv); its record ids are the source's
-    own, so analytics receives them as pseudonyms like every other record reference.
+    Only a generated town has one (landing/_truth/truth.csv, every source's); its record ids
+    are the source's own, so analytics receives them as pseudonyms like every other record
+    reference: those `made` by pseudonymise_source, looked up. The file is read in batches,
+    keeping only this source's rows.
     """
     if not settings.truth_file.exists():
         return None
-    truth = pacsv.read_csv(
+    reader = pacsv.open_csv(
         settings.truth_file,
         convert_options=pacsv.ConvertOptions(column_types={"record_id": pa.string()}),
     )
-    truth = truth.filter(pc.equal(truth.column("source"), spec.name))
+    truth = pa.Table.from_batches(
+        [batch.filter(pc.equal(batch.column("source"), spec.name)) for batch in reader],
+        reader.schema,
+    )
     ids = truth.column("record_id").combine_chunks()
     truth = truth.set_column(
-        truth.schema.get_field_index("record_id"),
-        "record_id",
-        record_pseudonyms(key, spec.name, ids),
+        truth.schema.get_field_index("record_id"), "record_id", made.of(key, spec.name, ids)
     )
     path = truth_path(settings, spec.name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,7 +173,8 @@ def pseudonymise_source(
     schemas = [pq.read_schema(f) for f in files]
     schema = pa.unify_schemas(schemas, promote_options="permissive").remove_metadata()
     identity = _read_identities(files, schemas, schema)
-    pseudonyms = record_pseudonyms(key, spec.name, identity.column("record_id").combine_chunks())
+    record_ids = identity.column("record_id").combine_chunks()
+    pseudonyms = record_pseudonyms(key, spec.name, record_ids)
     metadata = {KEY_FINGERPRINT: key.fingerprint}
     # The months' reconciliation travels with the content, so the report never opens secure/.
     reconciliation = [asdict(read_reconciliation(f)) for f in files]
@@ -172,6 +194,7 @@ def pseudonymise_source(
         content_path(settings, spec.name),
         columns,
         content_columns,
+        RecordPseudonyms(record_ids, pseudonyms),
     )
 
 

@@ -120,7 +120,8 @@ def run_linkage(
         incremental.save_state(
             settings, part, None if increment else clustering.records, links, model,
             clustering.threshold,
-            clustering.diagnostics.fields, clustering.key_fingerprint, run_id,
+            clustering.diagnostics.fields, clustering.diagnostics.rules,
+            clustering.key_fingerprint, run_id,
             plan.state if plan.incremental else None,
         )  # fmt: skip
     with timed(phases, "summary"):

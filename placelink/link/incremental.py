@@ -69,11 +69,12 @@ from placelink.link.predict import (
     key_of_files,
     profile_encodings,
     token_number,
+    with_rules,
     write_profiles,
 )
 from placelink.settings import Settings
 
-STATE_VERSION = 2  # 2: tokens stored as numbers (predict.token_number)
+STATE_VERSION = 3  # 2: tokens stored as numbers (predict.token_number); 3: the bounded rules
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class LinkState:
     model_sha256: str
     threshold: float
     fields: tuple[str, ...]
+    rules: tuple[str, ...]  # the blocking rules the full link predicted with (bounded)
     records: int  # rows of record_links.parquet the state describes
     parts: tuple[str, ...]  # Parquet files of profiles, the full link's then each increment's
     full_run: str  # the run of the last full link
@@ -117,7 +119,8 @@ def read_state(settings: Settings) -> LinkState | None:
     raw = json.loads(path.read_text())
     if raw.pop("version", None) != STATE_VERSION:
         return None
-    return LinkState(**{**raw, "fields": tuple(raw["fields"]), "parts": tuple(raw["parts"])})
+    tuples = {name: tuple(raw[name]) for name in ("fields", "rules", "parts")}
+    return LinkState(**{**raw, **tuples})
 
 
 def plan_linkage(
@@ -261,10 +264,8 @@ def link_increment(
         first_new, n_known = _known_identities(con, parts, index_file)
     with timed(phases, "new profiles"):
         n_new = _new_profiles(con, state, first_new)
-    rules = [
-        r["blocking_rule"]
-        for r in json.loads(model.read_text())["blocking_rules_to_generate_predictions"]
-    ]
+    # The full link's rules, as it bounded them: the same pairs are candidates.
+    rules = list(state.rules)
     between_rules = _mirrored(rules)
     threshold = state.threshold
     edges = np.empty((0, 2), np.int64)
@@ -274,7 +275,8 @@ def link_increment(
             read_candidates(con, parts, between_rules)
         db_api = DuckDBAPI(con)
         new_sdf, known_sdf = db_api.register("new_profiles"), db_api.register("known")
-        linker = Linker(new_sdf, str(model), log_level=logging.WARNING)
+        splink_settings = with_rules(json.loads(model.read_text()), rules)
+        linker = Linker(new_sdf, splink_settings, log_level=logging.WARNING)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             with timed(phases, "predict between"):
@@ -308,6 +310,7 @@ def link_increment(
     con.close()
     diagnostics = Diagnostics(
         fields=state.fields,
+        rules=state.rules,
         comparisons_per_rule={},
         pairs_per_rule=per_rule,
         match_weight_histogram=histogram,
@@ -645,6 +648,7 @@ def save_state(
     model: Path,
     threshold: float,
     fields: tuple[str, ...],
+    rules: tuple[str, ...],
     key_fingerprint: str,
     run_id: str,
     previous: LinkState | None,
@@ -685,6 +689,7 @@ def save_state(
         model_sha256=model_sha256(model),
         threshold=threshold,
         fields=tuple(fields),
+        rules=tuple(rules),
         records=links.num_rows,
         parts=parts,
         full_run=previous.full_run if previous is not None else run_id,

@@ -97,6 +97,7 @@ NAME_U_FALLBACK = {
 @dataclass(frozen=True)
 class Diagnostics:
     fields: tuple[str, ...]  # identity fields the records fill, which the model compares
+    rules: tuple[str, ...]  # the blocking rules predicted with, each bounded (bound_rules)
     comparisons_per_rule: dict[str, int]  # Splink's count before predicting (new pairs per rule)
     pairs_per_rule: dict[str, int]  # pairs each blocking rule scored (first rule to find them)
     match_weight_histogram: dict[float, int]  # scored pairs by match weight, bins of WEIGHT_BIN
@@ -254,11 +255,7 @@ def _link_profiles(
         counts = count_comparisons(profiles, rules, n_profiles)
         bounded = bound_rules(rules, counts, fields, max_rule_pairs)
         if bounded != rules:
-            dialect = model["blocking_rules_to_generate_predictions"][0]["sql_dialect"]
-            model["blocking_rules_to_generate_predictions"] = [
-                {"blocking_rule": rule, "sql_dialect": dialect} for rule in bounded
-            ]
-            linker = Linker(profiles, model, log_level=logging.WARNING)
+            linker = Linker(profiles, with_rules(model, bounded), log_level=logging.WARNING)
             rules, counts = bounded, count_comparisons(profiles, bounded, n_profiles)
     with timed(phases, "predict"):
         predicted = linker.inference.predict(threshold_match_probability=PREDICT_THRESHOLD)
@@ -303,6 +300,7 @@ def _link_profiles(
     # score, and how the match weights fall (a well-separated model leaves few between).
     diagnostics = Diagnostics(
         fields=tuple(sorted(fields)),
+        rules=tuple(rules),
         comparisons_per_rule=dict(zip(rules, counts, strict=True)),
         pairs_per_rule={rule: int(scored.get(str(i), 0)) for i, rule in enumerate(rules)},
         match_weight_histogram={float(low): int(n) for low, n in weights},
@@ -339,6 +337,13 @@ def bound_rules(
         (narrowed(rule, fields) or rule) if count > max_pairs else rule
         for rule, count in zip(rules, counts, strict=True)
     ]
+
+
+def with_rules(model: dict, rules: list[str] | tuple[str, ...]) -> dict:
+    """The saved model (Splink's settings) predicting with `rules` instead of its own."""
+    dialect = model["blocking_rules_to_generate_predictions"][0]["sql_dialect"]
+    blocking = [{"blocking_rule": rule, "sql_dialect": dialect} for rule in rules]
+    return {**model, "blocking_rules_to_generate_predictions": blocking}
 
 
 def write_profiles(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> None:

@@ -227,7 +227,10 @@ def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(
     links, index = settings.linkage / "record_links.parquet", settings.linkage / "index.parquet"
     pq.write_table(pa.table({"source": ["a", "a", "b"], "record_id": ["a1", "a3", "b2"]}), links)
     pq.write_table(pa.table({"person_id": [1]}), index)
-    state = LinkState("k1", model_sha256(model), 0.9, ("nhs_number",), 3, ("full.parquet",), "r", 0)
+    rules = ("l.nhs_token = r.nhs_token",)
+    state = LinkState(
+        "k1", model_sha256(model), 0.9, ("nhs_number",), rules, 3, ("full.parquet",), "r", 0
+    )
     write_text_atomic(
         json.dumps({"version": STATE_VERSION, **state.__dict__}), state_dir(settings) / "state.json"
     )

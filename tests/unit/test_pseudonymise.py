@@ -21,6 +21,7 @@ from placelink.encode import (
 from placelink.errors import PlacelinkError
 from placelink.pseudonymise import (
     GEOGRAPHY,
+    RecordPseudonyms,
     SameIdentity,
     age_at,
     largest_first,
@@ -161,3 +162,18 @@ def test_the_largest_source_is_pseudonymised_first_and_an_unpulled_one_last(tmp_
         folder.mkdir(parents=True)
         (folder / "2024-01.parquet").write_bytes(b"x" * size)
     assert largest_first(settings, specs) == [3, 4, 2, 0]
+
+
+@given(
+    made=st.lists(st.text(min_size=1, max_size=6), unique=True, max_size=20),
+    asked=st.lists(st.one_of(st.none(), st.text(min_size=1, max_size=6)), max_size=30),
+)
+def test_pseudonyms_looked_up_are_those_made_afresh(made, asked):
+    """The truth's record ids take the pseudonyms the step made (or, for an id it did not
+    see, a fresh one): the same as hashing them all again, nulls staying null."""
+    ids = pa.array(made, pa.string())
+    known = RecordPseudonyms(ids, record_pseudonyms(KEY, "apc", ids))
+    wanted = pa.array(asked + made[:3], pa.string())
+    assert known.of(KEY, "apc", wanted).to_pylist() == (
+        record_pseudonyms(KEY, "apc", wanted).to_pylist()
+    )
