@@ -57,14 +57,20 @@ from placelink.encode import (
 )
 from placelink.files import write_text_atomic
 from placelink.link.connection import link_connection
-from placelink.link.model import BLOOM_COLUMNS, DOB_BLOCK, FIELD_COLUMNS, PROFILE_COLUMNS, UNIQUE_ID
+from placelink.link.model import (
+    BLOOM_COLUMNS,
+    DOB_BLOCK,
+    FIELD_COLUMNS,
+    PROFILE_COLUMNS,
+    SPLINK_COLUMNS,
+    UNIQUE_ID,
+)
 from placelink.link.phases import timed
 from placelink.link.predict import (
     PREDICT_THRESHOLD,
     WEIGHT_BIN,
     Clustering,
     Diagnostics,
-    bloom_word_columns,
     identity_key_of,
     key_of_files,
     profile_encodings,
@@ -74,7 +80,9 @@ from placelink.link.predict import (
 )
 from placelink.settings import Settings
 
-STATE_VERSION = 3  # 2: tokens stored as numbers (predict.token_number); 3: the bounded rules
+# 2: tokens stored as numbers (predict.token_number); 3: the bounded rules, and Bloom filters
+# stored as Splink reads them (words and bit count)
+STATE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ class Plan:
     new_rows: dict[Path, np.ndarray] | None = None  # per encoded file, rows of new identities
     new_records: int = 0
     known_new: pa.Table | None = None  # new records of known identities: source, record_id, key
+    links: pa.Table | None = None  # the last link's record_links, read once for the increment
 
 
 def state_dir(settings: Settings) -> Path:
@@ -141,17 +150,20 @@ def plan_linkage(
         return Plan(False, "the encodings were made under another key than the last link's")
     if state.model_sha256 != model_sha256(model):
         return Plan(False, "the model changed since the last link")
-    if pq.ParquetFile(links_file).metadata.num_rows != state.records:
-        return Plan(False, "record_links.parquet does not match the last link's state")
     missing = [p for p in state.parts if not (state_dir(settings) / p).exists()]
     if missing:
         return Plan(False, f"state file(s) missing: {', '.join(missing)}")
     # A new placelink may encode more than the one that made the state: its profiles would lack
     # the new encodings, and every known person would be compared without them.
-    lacking = set(PROFILE_COLUMNS) - set(pq.read_schema(state_dir(settings) / state.parts[0]).names)
+    lacking = set(SPLINK_COLUMNS) - set(pq.read_schema(state_dir(settings) / state.parts[0]).names)
     if lacking:
         return Plan(False, f"the encodings changed since the last link: {sorted(lacking)} are new")
-    con = duckdb.connect()
+    con = duckdb.connect()  # keeping the file's order of records (preserve_insertion_order)
+    links = con.sql(f"select * from '{links_file}'").to_arrow_table()
+    if links.num_rows != state.records:
+        con.close()
+        return Plan(False, "record_links.parquet does not match the last link's state")
+    con.register("previous_links", links.select(["source", "record_id"]))
     files = ", ".join(f"'{p}'" for p in encoded_files)
     parts = _parquet_list([state_dir(settings) / p for p in state.parts])
     # One join both ways: records only the encodings hold are new, records only
@@ -163,7 +175,7 @@ def plan_linkage(
             select c.filename, c.file_row_number, c.source, c.record_id,
                    {identity_key_of(encoded_files)} as identity_key, p.record_id is null as new
             from read_parquet([{files}], filename = true, file_row_number = true) c
-            full join (select source, record_id from '{links_file}') p
+            full join previous_links p
               on c.source = p.source and c.record_id = p.record_id
             where c.record_id is null or p.record_id is null
         )
@@ -181,7 +193,7 @@ def plan_linkage(
     positions = unknown["file_row_number"].to_numpy()
     rows = {Path(n): np.sort(positions[names == n]) for n in np.unique(names)}
     known_new = unmatched.filter(known).select(["source", "record_id", "identity_key"])
-    return Plan(True, "increment", state, rows, unmatched.num_rows, known_new)
+    return Plan(True, "increment", state, rows, unmatched.num_rows, known_new, links)
 
 
 def read_rows(path: Path, rows: np.ndarray) -> pa.Table:
@@ -239,7 +251,6 @@ def link_increment(
     settings: Settings,
     plan: Plan,
     model: Path,
-    links_file: Path,
     index_file: Path,
     memory_limit: str,
     spill_to: Path | None,
@@ -255,7 +266,7 @@ def link_increment(
     seconds are added to `phases`.
     """
     state = plan.state
-    assert state is not None and plan.new_rows is not None
+    assert state is not None and plan.new_rows is not None and plan.links is not None
     con = link_connection(memory_limit, spill_to)
     with timed(phases, "read new records"):
         _read_new_records(con, plan)
@@ -275,8 +286,12 @@ def link_increment(
             read_candidates(con, parts, between_rules)
         db_api = DuckDBAPI(con)
         new_sdf, known_sdf = db_api.register("new_profiles"), db_api.register("known")
+        # The model and its rules were checked against profiles of these columns by the full
+        # link that made them; Splink's check parses every SQL fragment again (0.3 s).
         splink_settings = with_rules(json.loads(model.read_text()), rules)
-        linker = Linker(new_sdf, splink_settings, log_level=logging.WARNING)
+        linker = Linker(
+            new_sdf, splink_settings, log_level=logging.WARNING, validate_settings=False
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             with timed(phases, "predict between"):
@@ -296,9 +311,9 @@ def link_increment(
                 con, between.physical_name, within.physical_name, rules, between_rules, threshold
             )
     with timed(phases, "cluster"):
-        _cluster(con, edges, links_file, run_id)
+        _cluster(con, edges)
     with timed(phases, "assign person ids"):
-        links, index = assign_increment(con, pq.read_table(index_file), run_id)
+        links, index = assign_increment(con, plan.links, pq.read_table(index_file), run_id)
     with timed(phases, "write profiles part"):
         write_profiles(
             con,
@@ -434,10 +449,7 @@ def read_candidates(con: duckdb.DuckDBPyConnection, parts: list[Path], rules: li
             or f"select {UNIQUE_ID} from read_parquet({files}) limit 0"
         )
     con.execute(f"create temp table candidate_ids as {candidates}")
-    encodings = ", ".join(
-        f'k."{c}", {bloom_word_columns(f"k.{c}", c)}' if c in BLOOM_COLUMNS else f'k."{c}"'
-        for c in PROFILE_COLUMNS
-    )
+    encodings = ", ".join(f'k."{c}"' for c in SPLINK_COLUMNS)
     con.execute(
         f"""
         create table known as
@@ -521,11 +533,9 @@ def _edges(
     return int(pairs_scored), per_rule, histogram, edges
 
 
-def _cluster(
-    con: duckdb.DuckDBPyConnection, edges: np.ndarray, links_file: Path, run_id: str
-) -> None:
-    """Table clustered: every record with its cluster_id (see assign_increment), and the
-    tables remap (merged persons) and new_cluster (each new profile's cluster)."""
+def _cluster(con: duckdb.DuckDBPyConnection, edges: np.ndarray) -> None:
+    """Tables new_clustered (each new record's cluster_id, see assign_increment), remap (the
+    known persons merged into another) and new_cluster (each new profile's cluster)."""
     # Nodes: new profiles (positive ids) and the known persons they touch (negated person ids).
     profile_ids = con.sql(f"select {UNIQUE_ID} from new_profiles").fetchnumpy()[UNIQUE_ID]
     nodes, inverse = np.unique(
@@ -558,14 +568,9 @@ def _cluster(
     con.unregister("node_cluster")
     con.execute(
         f"""
-        create table clustered as
-        select l.source, l.record_id, coalesce(m.cluster_id, l.person_id) as cluster_id,
-               l.first_seen_run::varchar as first_seen_run
-        from '{links_file}' l left join remap m using (person_id)
-        union all
+        create table new_clustered as
         select r.source, r.record_id,
-               coalesce(c.cluster_id, m.cluster_id, k.person_id) as cluster_id,
-               '{run_id}' as first_seen_run
+               coalesce(c.cluster_id, m.cluster_id, k.person_id) as cluster_id
         from new_records r
         left join known_keys k using (identity_key)
         left join remap m on m.person_id = k.person_id
@@ -585,15 +590,21 @@ class Increment:
 
 
 def assign_increment(
-    con: duckdb.DuckDBPyConnection, previous_index: pa.Table | pd.DataFrame, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    previous_links: pa.Table,
+    previous_index: pa.Table | pd.DataFrame,
+    run_id: str,
 ) -> tuple[pa.Table, pa.Table]:
-    """person_index.assign_person_ids for an increment, in DuckDB, without its record merge.
+    """person_index.assign_person_ids for an increment, without its record merge.
 
-    `clustered` holds every record with its first_seen_run and a cluster_id: the smallest live
-    person of the last link its cluster holds, else a negative number. No person is split,
-    so a cluster holding persons keeps the smallest of them and the others are merged into it;
-    a cluster holding none gets a new id, in order of its first "source:record_id", above every
-    id ever given, as assign_person_ids would (tests/unit/test_incremental.py checks they agree).
+    `new_clustered` holds each new record with a cluster_id: the smallest live person of the
+    last link its cluster holds, else a negative number; `remap` the persons of the last link
+    merged into another. No person is split, so a cluster holding persons keeps the smallest
+    of them and the others are merged into it; a cluster holding none gets a new id, in order
+    of its first "source:record_id", above every id ever given, as assign_person_ids would
+    (tests/unit/test_incremental.py checks they agree). The last link's records keep their
+    order, the new ones follow theirs sorted: the millions already linked are not joined or
+    sorted again, only their person ids remapped and their persons' sizes counted.
     """
     con.register("previous_index", previous_index)
     start = con.sql("select coalesce(max(person_id), 0) + 1 from previous_index").fetchall()[0][0]
@@ -603,18 +614,40 @@ def assign_increment(
         select cluster_id,
                {start} - 1 + row_number() over (order by min(source || ':' || record_id))
                    as person_id
-        from clustered where cluster_id < 0 group by cluster_id
+        from new_clustered where cluster_id < 0 group by cluster_id
         """
     )
-    links = con.sql(
+    arriving = con.sql(
         """
-        with sizes as (select cluster_id, count(*) as cluster_size from clustered group by all)
-        select c.source, c.record_id, coalesce(f.person_id, c.cluster_id)::bigint as person_id,
-               s.cluster_size::bigint as cluster_size, c.first_seen_run::varchar as first_seen_run
-        from clustered c join sizes s using (cluster_id) left join fresh f using (cluster_id)
-        order by c.source, c.record_id
+        select n.source, n.record_id, coalesce(f.person_id, n.cluster_id)::bigint as person_id
+        from new_clustered n left join fresh f using (cluster_id)
+        order by n.source, n.record_id
         """
     ).to_arrow_table()
+    merged = con.sql("select person_id, cluster_id from remap").fetchnumpy()
+    live = np.arange(start, dtype=np.int64)  # each person id of the last link → its person now
+    live[merged["person_id"]] = merged["cluster_id"]
+    person = np.concatenate(
+        [live[previous_links["person_id"].to_numpy()], arriving["person_id"].to_numpy()]
+    )
+    arriving = arriving.append_column(
+        "first_seen_run", pa.array([run_id] * arriving.num_rows, pa.string())
+    )
+
+    def both(column: str) -> pa.ChunkedArray:
+        tables = (previous_links, arriving)
+        chunks = [c for t in tables for c in t[column].cast(pa.string()).chunks]
+        return pa.chunked_array(chunks, pa.string())
+
+    links = pa.table(
+        {
+            "source": both("source"),
+            "record_id": both("record_id"),
+            "person_id": person,
+            "cluster_size": np.bincount(person)[person],
+            "first_seen_run": both("first_seen_run"),
+        }
+    )
     index = con.sql(
         """
         with merged as (

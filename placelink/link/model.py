@@ -49,8 +49,8 @@ def bloom_bits(column: str) -> str:
 # Columns that identify a profile: one row per distinct encoded identity.
 PROFILE_COLUMNS = OUTPUT_COLUMNS
 
-# The columns of a profile Splink reads: the encodings, each Bloom filter as its words and bit
-# count (the profiles table keeps the filter's bytes as well, for the saved state).
+# The columns of a profile Splink reads, and the saved state keeps: the encodings, each Bloom
+# filter as its words and bit count.
 SPLINK_COLUMNS = tuple(
     column
     for encoding in PROFILE_COLUMNS

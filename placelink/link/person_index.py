@@ -170,11 +170,18 @@ def summarise_persons(links: pa.Table) -> PersonSummary:
     con = duckdb.connect()
     try:
         con.register("links", links)
+        # One pass over the records: each person's records per source; the rest is small.
+        con.execute(
+            """
+            create temp table person_sources as
+            select person_id, source, count(*) as records from links group by all
+            """
+        )
         con.execute(
             """
             create temp table persons as
-            select person_id, count(*) as records, count(distinct source) as sources
-            from links group by all
+            select person_id, sum(records) as records, count(*) as sources
+            from person_sources group by all
             """
         )
         persons, multi = con.sql(
@@ -183,8 +190,8 @@ def summarise_persons(links: pa.Table) -> PersonSummary:
         sizes = con.sql("select records, count(*) from persons group by all order by 1").fetchall()
         shares = con.sql(
             """
-            select l.source, avg((p.sources > 1)::int)
-            from links l join persons p using (person_id)
+            select s.source, sum(s.records * (p.sources > 1)::int) / sum(s.records)
+            from person_sources s join persons p using (person_id)
             group by all order by 1
             """
         ).fetchall()

@@ -192,10 +192,10 @@ def link_encoded(
 
 
 def profile_encodings(value: Callable[[str], str]) -> str:
-    """DuckDB SQL for a profile's encodings, each from `value(column)`: a token as a number
-    (token_number), a Bloom filter with its words and bit count beside it."""
+    """DuckDB SQL for a profile's encodings (SPLINK_COLUMNS), each from `value(column)`: a
+    token as a number (token_number), a Bloom filter as its words and bit count."""
     return ", ".join(
-        f'{value(c)} as "{c}", {bloom_word_columns(value(c), c)}'
+        bloom_word_columns(value(c), c)
         if c in BLOOM_COLUMNS
         else f'{token_number(value(c), c in LIST_COLUMNS)} as "{c}"'
         for c in PROFILE_COLUMNS
@@ -348,10 +348,9 @@ def with_rules(model: dict, rules: list[str] | tuple[str, ...]) -> dict:
 
 def write_profiles(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> None:
     """Write profile_id, identity_key, cluster_id and the encodings of `source` (a table or a
-    join holding them) to Parquet, Bloom filters back as bytes."""
-    encodings = ", ".join(
-        f'"{c}"::blob as "{c}"' if c.endswith("_bloom") else f'"{c}"' for c in PROFILE_COLUMNS
-    )
+    join holding them) to Parquet, as Splink reads them: an increment reads them back as they
+    are."""
+    encodings = ", ".join(f'"{c}"' for c in SPLINK_COLUMNS)
     path.parent.mkdir(parents=True, exist_ok=True)
     con.execute(
         f"copy (select {UNIQUE_ID}, identity_key, cluster_id, {encodings} from {source}) "

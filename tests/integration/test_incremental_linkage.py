@@ -14,7 +14,7 @@ import pytest
 
 from placelink.cli import main
 from placelink.link.evaluate import evaluate_links, load_truth
-from placelink.link.model import PROFILE_COLUMNS
+from placelink.link.model import SPLINK_COLUMNS
 from placelink.settings import Settings
 from tests.towns import keyed_town
 
@@ -148,7 +148,7 @@ def test_the_state_holds_encodings_and_pseudonyms_only(homes):
     monthly, _ = homes
     landing = pd.read_csv(monthly / "landing" / "health_apc" / "2023-04.csv", dtype=str)
     plain = {v for c in ("nhs_number", "forename", "surname", "postcode") for v in landing[c]}
-    encodings = set(PROFILE_COLUMNS) | {"profile_id", "identity_key", "person_id"}
+    encodings = set(SPLINK_COLUMNS) | {"profile_id", "identity_key", "person_id"}
     for part in (monthly / "linkage" / "profiles").glob("*.parquet"):
         table = pq.read_table(part)
         assert set(table.column_names) <= encodings, table.column_names

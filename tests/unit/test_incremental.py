@@ -25,7 +25,7 @@ from placelink.link.incremental import (
     read_rows,
     state_dir,
 )
-from placelink.link.model import BLOOM_COLUMNS, PROFILE_COLUMNS
+from placelink.link.model import PROFILE_COLUMNS, SPLINK_COLUMNS
 from placelink.link.person_index import assign_person_ids
 from placelink.settings import Settings
 
@@ -95,16 +95,20 @@ def test_an_increment_assigns_person_ids_as_the_person_index_would():
         }
     )
     con = duckdb.connect()
-    first_seen = previous_links.set_index("record_id")["first_seen_run"]
-    clustered = clusters.assign(first_seen_run=clusters["record_id"].map(first_seen).fillna("r3"))
-    con.register("clustered_view", clustered)
-    con.execute("create table clustered as select * from clustered_view")
+    arriving = clusters[clusters["record_id"].str.startswith("n")]
+    con.register("arriving", arriving)
+    con.execute("create table new_clustered as select * from arriving")
     con.execute("create table remap as select 2::bigint as person_id, 1::bigint as cluster_id")
-    links, index = assign_increment(con, previous_index, "r3")
+    links, index = assign_increment(con, pa.Table.from_pandas(previous_links), previous_index, "r3")
     expected_links, expected_index = assign_person_ids(
         clusters, "r3", previous_links, previous_index
     )
-    assert links.equals(expected_links)
+    # The last link's records keep their order; the new ones follow, sorted.
+    assert links.slice(0, 5)["record_id"].to_pylist() == ["a1", "a2", "b1", "c1", "d1"]
+    assert links.slice(5)["record_id"].to_pylist() == ["n1", "n2", "n3", "n4"]
+    assert links.sort_by([("source", "ascending"), ("record_id", "ascending")]).equals(
+        expected_links
+    )
     assert index.equals(expected_index)
     links = links.to_pandas()
     assert links.set_index("record_id").person_id.to_dict() == {
@@ -119,13 +123,13 @@ def _profiles(rows: list[dict]) -> pa.Table:
         "profile_id": pa.array([r["profile_id"] for r in rows], pa.int64()),
         "identity_key": pa.array([f"key{r['profile_id']}" for r in rows]),
     }
-    for c in PROFILE_COLUMNS:
+    for c in SPLINK_COLUMNS:
         kind = (
             pa.list_(pa.string())
             if c in LIST_COLUMNS
-            else pa.binary()
-            if c in BLOOM_COLUMNS
             else pa.string()
+            if c in PROFILE_COLUMNS
+            else pa.int64()  # a Bloom filter's word or bit count
         )
         columns[c] = pa.array([r.get(c) for r in rows] if n else [], kind)
     columns["person_id"] = pa.array([r["profile_id"] for r in rows], pa.int64())
@@ -211,7 +215,7 @@ def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(
     settings = Settings.from_env(environ={}, home=tmp_path)
     state_dir(settings).mkdir(parents=True)
     part = state_dir(settings) / "full.parquet"
-    profile = {c: pa.nulls(1, pa.string()) for c in PROFILE_COLUMNS}
+    profile = {c: pa.nulls(1, pa.string()) for c in SPLINK_COLUMNS}
     pq.write_table(pa.table({"identity_key": ["known"], **profile}), part)
     model = settings.linkage / "model.json"
     model.write_text("{}")
