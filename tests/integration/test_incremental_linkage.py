@@ -82,6 +82,11 @@ def test_a_new_month_links_incrementally_as_a_full_link_would(homes, capsys):
     assert "| predict between |" in second["seconds_by_phase"]
     links_2, index_2, f1_monthly = scored(monthly)
     assert second["new_records"] == len(links_2) - len(links_1) > 100
+    # The increment predicts with the rules the full link predicted with (as it bounded them),
+    # which the state keeps, not with the saved model's own.
+    state = json.loads((monthly / "linkage" / "profiles" / "state.json").read_text())
+    assert state["rules"]
+    assert all(rule in first["comparisons_per_blocking_rule"] for rule in state["rules"])
 
     assert link(whole, capsys)["linkage_mode"].startswith("full")
     _, _, f1_whole = scored(whole)
