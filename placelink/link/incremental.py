@@ -260,10 +260,9 @@ def link_increment(
 ) -> Increment:
     """Cluster every record: the known ones as the last link left them, the new ones scored.
 
-    Returns the records with a cluster_id: a live person_id of the last link where the
-    cluster holds one (the smallest, where a new record joined several), else a negative
-    number. New profiles go to `new_part` with cluster_id, for save_state. Each phase's wall
-    seconds are added to `phases`.
+    Returns the increment's record_links and person_index (assign_increment) with the
+    clustering's figures. New profiles go to `new_part` with their person, for save_state.
+    Each phase's wall seconds are added to `phases`.
     """
     state = plan.state
     assert state is not None and plan.new_rows is not None and plan.links is not None
