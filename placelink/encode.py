@@ -138,6 +138,13 @@ OUTPUT_DTYPES: Final = {
     "ni_masked_tokens": pd.ArrowDtype(PARTS_TYPE),
 }
 LIST_COLUMNS: Final = tuple(c for c, t in OUTPUT_DTYPES.items() if t == pd.ArrowDtype(PARTS_TYPE))
+ENCODINGS_SCHEMA: Final = pa.schema(
+    [
+        (c, PARTS_TYPE if c in LIST_COLUMNS else BLOOM_TYPE if c.endswith("_bloom") else TOKEN_TYPE)
+        for c in OUTPUT_COLUMNS
+    ]
+)
+"""The encodings' Arrow types, as the encoded files hold them."""
 
 IDENTITY_KEY: Final = "identity_key"
 IDENTITY_KEY_SQL: Final = "md5(concat_ws('|', {}))".format(

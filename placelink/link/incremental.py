@@ -48,17 +48,13 @@ from scipy.sparse.csgraph import connected_components
 from splink import DuckDBAPI, Linker
 
 from placelink.encode import (
-    BLOOM_TYPE,
+    ENCODINGS_SCHEMA,
     IDENTITY_KEY,
     IDENTITY_KEY_SQL,
-    LIST_COLUMNS,
-    PARTS_TYPE,
-    TOKEN_TYPE,
 )
 from placelink.files import write_text_atomic
 from placelink.link.connection import link_connection
 from placelink.link.model import (
-    BLOOM_COLUMNS,
     DOB_BLOCK,
     FIELD_COLUMNS,
     PROFILE_COLUMNS,
@@ -350,29 +346,23 @@ def _read_new_records(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     batches = [read_rows(path, rows) for path, rows in plan.new_rows.items()]
     if plan.known_new is not None and plan.known_new.num_rows:
         known, n = plan.known_new, plan.known_new.num_rows  # encodings: the known profiles'
-        kinds = {c: PARTS_TYPE for c in LIST_COLUMNS} | {c: BLOOM_TYPE for c in BLOOM_COLUMNS}
-        for column in PROFILE_COLUMNS:
-            known = known.append_column(column, pa.nulls(n, kinds.get(column, TOKEN_TYPE)))
+        for field in ENCODINGS_SCHEMA:
+            known = known.append_column(field, pa.nulls(n, field.type))
         batches.append(known)
-    arriving = pa.concat_tables(batches, promote_options="permissive") if batches else None
+    if not batches:  # none: an empty table of the encoded files' types
+        ids = pa.schema([(c, pa.string()) for c in ("source", "record_id", IDENTITY_KEY)])
+        batches.append(pa.unify_schemas([ids, ENCODINGS_SCHEMA]).empty_table())
+    arriving = pa.concat_tables(batches, promote_options="permissive")
     columns = ", ".join(f'"{c}"' for c in PROFILE_COLUMNS)
-    if arriving is None:  # none: an empty table of the encoded files' types
-        kinds = {c: "varchar[]" for c in LIST_COLUMNS} | {c: "blob" for c in BLOOM_COLUMNS}
-        typed = ", ".join(f'null::{kinds.get(c, "varchar")} as "{c}"' for c in PROFILE_COLUMNS)
-        con.execute(
-            f"create table new_records as select ''::varchar as source, ''::varchar as record_id, "
-            f"''::varchar as identity_key, {typed} limit 0"
-        )
-    else:
-        key = IDENTITY_KEY_SQL
-        if IDENTITY_KEY in arriving.column_names:
-            key = f"coalesce({IDENTITY_KEY}, {IDENTITY_KEY_SQL})"
-        con.register("arriving", arriving)
-        con.execute(
-            f"create table new_records as select source, record_id, {key} as identity_key, "
-            f"{columns} from arriving"
-        )
-        con.unregister("arriving")
+    key = IDENTITY_KEY_SQL
+    if IDENTITY_KEY in arriving.column_names:  # files of an older placelink lack it
+        key = f"coalesce({IDENTITY_KEY}, {IDENTITY_KEY_SQL})"
+    con.register("arriving", arriving)
+    con.execute(
+        f"create table new_records as select source, record_id, {key} as identity_key, "
+        f"{columns} from arriving"
+    )
+    con.unregister("arriving")
 
 
 def _known_identities(

@@ -16,8 +16,10 @@ from placelink.files import write_text_atomic
 from placelink.link.incremental import (
     STATE_VERSION,
     LinkState,
+    Plan,
     _current_person,
     _mirrored,
+    _read_new_records,
     assign_increment,
     model_sha256,
     plan_linkage,
@@ -254,3 +256,17 @@ def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(
     pq.write_table(pa.table({"identity_key": ["known"], **dict(list(profile.items())[1:])}), part)
     plan = plan_linkage(settings, files, model, links, index, full_relink=False)
     assert not plan.incremental and PROFILE_COLUMNS[0] in plan.reason
+
+
+def test_new_records_have_the_encoded_types_whatever_arrives():
+    """Records of known identities carry no encodings, and a month may bring no record at
+    all: new_records still has every encoding, typed as the encoded files type it."""
+    types = {"ni_masked_tokens": "VARCHAR[]", "given_bloom": "BLOB", "nhs_token": "VARCHAR"}
+    known = pa.table({"source": ["a"], "record_id": ["a9"], "identity_key": ["k"]})
+    for known_new, rows in ((known, 1), (None, 0)):
+        con = duckdb.connect()
+        _read_new_records(con, Plan(True, "increment", new_rows={}, known_new=known_new))
+        described = {name: kind for name, kind, *_ in con.sql("describe new_records").fetchall()}
+        assert set(described) == {"source", "record_id", "identity_key", *PROFILE_COLUMNS}
+        assert {c: described[c] for c in types} == types
+        assert con.sql("select count(*) from new_records").fetchall()[0][0] == rows
