@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -52,10 +52,11 @@ NULL_MARK: Final = "\x00"  # an unknown identity field, told apart from any valu
 
 @dataclass(frozen=True)
 class RecordPseudonyms:
-    """A source's record ids with the pseudonyms the step made of them (record_pseudonyms)."""
+    """A source's record ids with the pseudonyms the step made of them (record_pseudonyms);
+    the provider's own ids, so never shown (no repr)."""
 
-    record_ids: pa.Array
-    pseudonyms: pa.Array
+    record_ids: pa.Array = field(repr=False)
+    pseudonyms: pa.Array = field(repr=False)
 
     def of(self, key: LinkageKey, source: str, record_ids: pa.Array) -> pa.Array:
         """The pseudonyms of `record_ids`: looked up where made already, else made."""
@@ -74,7 +75,7 @@ class PseudonymiseResult:
     content_path: Path
     columns: tuple[str, ...]
     content_columns: tuple[str, ...]
-    pseudonyms: RecordPseudonyms
+    pseudonyms: RecordPseudonyms = field(repr=False)
 
 
 def encoded_path(settings: Settings, source: str) -> Path:

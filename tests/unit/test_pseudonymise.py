@@ -177,3 +177,9 @@ def test_pseudonyms_looked_up_are_those_made_afresh(made, asked):
     assert known.of(KEY, "apc", wanted).to_pylist() == (
         record_pseudonyms(KEY, "apc", wanted).to_pylist()
     )
+
+
+def test_the_record_ids_a_step_made_pseudonyms_of_are_never_shown():
+    ids = pa.array(["APC-000123"], pa.string())
+    made = RecordPseudonyms(ids, record_pseudonyms(KEY, "apc", ids))
+    assert "APC-000123" not in repr(made)
