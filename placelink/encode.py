@@ -140,7 +140,7 @@ OUTPUT_DTYPES: Final = {
 LIST_COLUMNS: Final = tuple(c for c, t in OUTPUT_DTYPES.items() if t == pd.ArrowDtype(PARTS_TYPE))
 ENCODINGS_SCHEMA: Final = pa.schema(
     [
-        (c, PARTS_TYPE if c in LIST_COLUMNS else BLOOM_TYPE if c.endswith("_bloom") else TOKEN_TYPE)
+        (c, t.pyarrow_dtype if isinstance(t := OUTPUT_DTYPES[c], pd.ArrowDtype) else TOKEN_TYPE)
         for c in OUTPUT_COLUMNS
     ]
 )

@@ -75,7 +75,7 @@ class PseudonymiseResult:
     content_path: Path
     columns: tuple[str, ...]
     content_columns: tuple[str, ...]
-    pseudonyms: RecordPseudonyms = field(repr=False)
+    pseudonyms: RecordPseudonyms | None = field(repr=False)  # kept where there is a truth
 
 
 def encoded_path(settings: Settings, source: str) -> Path:
@@ -109,7 +109,7 @@ def truth_path(settings: Settings, source: str) -> Path:
 
 
 def pseudonymise_truth(
-    spec: SourceSpec, settings: Settings, key: LinkageKey, made: RecordPseudonyms
+    spec: SourceSpec, settings: Settings, key: LinkageKey, made: RecordPseudonyms | None
 ) -> Path | None:
     """The synthetic truth of a source keyed by record pseudonym, for evaluating the linkage.
 
@@ -130,7 +130,9 @@ def pseudonymise_truth(
     )
     ids = truth.column("record_id").combine_chunks()
     truth = truth.set_column(
-        truth.schema.get_field_index("record_id"), "record_id", made.of(key, spec.name, ids)
+        truth.schema.get_field_index("record_id"),
+        "record_id",
+        made.of(key, spec.name, ids) if made else record_pseudonyms(key, spec.name, ids),
     )
     path = truth_path(settings, spec.name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,6 +178,9 @@ def pseudonymise_source(
     identity = _read_identities(files, schemas, schema)
     record_ids = identity.column("record_id").combine_chunks()
     pseudonyms = record_pseudonyms(key, spec.name, record_ids)
+    # A generated town's truth is keyed by the same pseudonyms (pseudonymise_truth).
+    made = RecordPseudonyms(record_ids, pseudonyms) if settings.truth_file.exists() else None
+    del record_ids
     metadata = {KEY_FINGERPRINT: key.fingerprint}
     # The months' reconciliation travels with the content, so the report never opens secure/.
     reconciliation = [asdict(read_reconciliation(f)) for f in files]
@@ -195,7 +200,7 @@ def pseudonymise_source(
         content_path(settings, spec.name),
         columns,
         content_columns,
-        RecordPseudonyms(record_ids, pseudonyms),
+        made,
     )
 
 

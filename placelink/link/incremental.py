@@ -9,8 +9,9 @@ the model's fingerprint and the threshold. A monthly run then
    hold (only their row groups are read);
 2. gives each new record whose identity is already a profile that profile's person;
 3. scores the remaining new profiles with the saved model against the known profiles (Splink's
-   `predict_between`) and among themselves (`predict_within`), over the model's blocking rules;
-   only the known profiles some rule can pair with a new one are read for it (read_candidates);
+   `predict_between`) and among themselves (`predict_within`), over the blocking rules as the
+   last full link bounded them (LinkState.rules); only the known profiles some rule can pair
+   with a new one are read for it (read_candidates);
 4. clusters by connected components over the known persons (each one node: a person is never
    split) and the new profiles, joined by the new pairs at or above the saved threshold. A new
    profile that matches a person joins it; one that matches two persons merges them, as a full
@@ -140,8 +141,12 @@ def plan_linkage(
     if full_relink:
         return Plan(False, "full re-link asked for")
     state = read_state(settings)
+    if state is None and (state_dir(settings) / "state.json").exists():
+        return Plan(False, "the last link's state was written by another placelink version")
     if state is None or not (model.exists() and links_file.exists() and index_file.exists()):
         return Plan(False, "no previous link to add to")
+    if pq.ParquetFile(links_file).metadata.num_rows != state.records:
+        return Plan(False, "record_links.parquet does not match the last link's state")
     if state.key_fingerprint != key_of_files(encoded_files):
         return Plan(False, "the encodings were made under another key than the last link's")
     if state.model_sha256 != model_sha256(model):
@@ -156,9 +161,12 @@ def plan_linkage(
         return Plan(False, f"the encodings changed since the last link: {sorted(lacking)} are new")
     con = duckdb.connect()  # keeping the file's order of records (preserve_insertion_order)
     links = con.sql(f"select * from '{links_file}'").to_arrow_table()
-    if links.num_rows != state.records:
+    # Every person of record_links is one the person index gave (a run stopped between writing
+    # the two would leave them apart): the increment maps each by its id.
+    given = con.sql(f"select max(person_id) from '{index_file}'").fetchall()[0][0] or 0
+    if links["person_id"].null_count or (pc.max(links["person_id"]).as_py() or 0) > given:
         con.close()
-        return Plan(False, "record_links.parquet does not match the last link's state")
+        return Plan(False, "record_links.parquet and person_index.parquet disagree")
     con.register("previous_links", links.select(["source", "record_id"]))
     files = ", ".join(f"'{p}'" for p in encoded_files)
     parts = _parquet_list([state_dir(settings) / p for p in state.parts])
@@ -418,8 +426,8 @@ def read_candidates(con: duckdb.DuckDBPyConnection, parts: list[Path], rules: li
     new_profiles, as Splink reads them (Bloom words, live person from person_of).
 
     A profile no rule can pair with a new one adds no pair to predict_between, so leaving it
-    out changes nothing scored; left in, it is read, its Bloom words computed and Splink's
-    blocking joins it, every month, for nothing. The filter is a semi-join on each rule's key
+    out changes nothing scored; left in, it is read and Splink's blocking joins it, every
+    month, for nothing. The filter is a semi-join on each rule's key
     columns, read alone from the Parquet state first; a rule that is not a conjunction of
     column equalities leaves every profile in.
     """

@@ -131,7 +131,9 @@ def _profiles(rows: list[dict]) -> pa.Table:
             if c in LIST_COLUMNS
             else pa.string()
             if c in PROFILE_COLUMNS
-            else pa.int64()  # a Bloom filter's word or bit count
+            else pa.int32()
+            if c.endswith("_bits")
+            else pa.int64()  # a Bloom filter's word
         )
         columns[c] = pa.array([r.get(c) for r in rows] if n else [], kind)
     columns["person_id"] = pa.array([r["profile_id"] for r in rows], pa.int64())
@@ -231,15 +233,15 @@ def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(
 
     files = [encoded("a", ["a1", "a2", "a3", "a4"]), encoded("b", ["b1", "b2"])]
     links, index = settings.linkage / "record_links.parquet", settings.linkage / "index.parquet"
-    pq.write_table(pa.table({"source": ["a", "a", "b"], "record_id": ["a1", "a3", "b2"]}), links)
+    ids = {"source": ["a", "a", "b"], "record_id": ["a1", "a3", "b2"]}
+    pq.write_table(pa.table({**ids, "person_id": [1, 1, 1]}), links)
     pq.write_table(pa.table({"person_id": [1]}), index)
     rules = ("l.nhs_token = r.nhs_token",)
     state = LinkState(
         "k1", model_sha256(model), 0.9, ("nhs_number",), rules, 3, ("full.parquet",), "r", 0
     )
-    write_text_atomic(
-        json.dumps({"version": STATE_VERSION, **state.__dict__}), state_dir(settings) / "state.json"
-    )
+    saved = json.dumps({"version": STATE_VERSION, **state.__dict__})
+    write_text_atomic(saved, state_dir(settings) / "state.json")
     plan = plan_linkage(settings, files, model, links, index, full_relink=False)
     assert plan.incremental and plan.new_records == 3
     assert {p.name: r.tolist() for p, r in (plan.new_rows or {}).items()} == {
@@ -252,6 +254,19 @@ def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(
     files[1] = encoded("b", ["b1"])  # b2 is gone from the encodings
     plan = plan_linkage(settings, files, model, links, index, full_relink=False)
     assert not plan.incremental and plan.reason == "1 linked records are gone from the encodings"
+    # A person the index never gave (a run stopped between the two files), or a state an
+    # older placelink wrote: a full link, saying why.
+    pq.write_table(pa.table({**ids, "person_id": [1, 1, 2]}), links)
+    plan = plan_linkage(settings, files, model, links, index, full_relink=False)
+    assert plan.reason == "record_links.parquet and person_index.parquet disagree"
+    pq.write_table(pa.table({**ids, "person_id": [1, 1, 1]}), links)
+    write_text_atomic(
+        saved.replace(f'"version": {STATE_VERSION}', '"version": 2'),
+        state_dir(settings) / "state.json",
+    )
+    plan = plan_linkage(settings, files, model, links, index, full_relink=False)
+    assert plan.reason == "the last link's state was written by another placelink version"
+    write_text_atomic(saved, state_dir(settings) / "state.json")
     # A state made before an encoding existed (an older placelink): a full link, saying why.
     pq.write_table(pa.table({"identity_key": ["known"], **dict(list(profile.items())[1:])}), part)
     plan = plan_linkage(settings, files, model, links, index, full_relink=False)
