@@ -12,9 +12,6 @@ def link_connection(memory_limit: str, spill_to: Path | None) -> duckdb.DuckDBPy
     town slows down rather than exhausting the machine."""
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
-    # An in-memory database need not checkpoint: by default DuckDB compresses its tables each
-    # time 16 MiB more are written, which cost 0.8 s in a monthly increment for one small table.
-    con.execute("SET checkpoint_threshold = '1TB'")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     if spill_to is not None:
         spill_to.mkdir(mode=0o700, parents=True, exist_ok=True)
