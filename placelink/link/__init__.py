@@ -81,7 +81,7 @@ def run_linkage(
     if plan.incremental:
         try:
             increment = incremental.link_increment(
-                settings, plan, model, index_file,
+                settings, plan, model,
                 settings.link_memory_limit, settings.linkage / "spill", part, run_id, phases,
             )  # fmt: skip
         except incremental.IncrementRefused as refused:

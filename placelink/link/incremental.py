@@ -108,6 +108,7 @@ class Plan:
     new_records: int = 0
     known_new: pa.Table | None = None  # new records of known identities: source, record_id, key
     links: pa.Table | None = None  # the last link's record_links, read once for the increment
+    index: pa.Table | None = None  # and its person_index
 
 
 def state_dir(settings: Settings) -> Path:
@@ -160,10 +161,13 @@ def plan_linkage(
     if lacking:
         return Plan(False, f"the encodings changed since the last link: {sorted(lacking)} are new")
     con = duckdb.connect()  # keeping the file's order of records (preserve_insertion_order)
-    links = con.sql(f"select * from '{links_file}'").to_arrow_table()
+    links = con.sql(
+        f"select source, record_id, person_id, first_seen_run from '{links_file}'"
+    ).to_arrow_table()
+    index = pq.read_table(index_file)
     # Every person of record_links is one the person index gave (a run stopped between writing
     # the two would leave them apart): the increment maps each by its id.
-    given = con.sql(f"select max(person_id) from '{index_file}'").fetchall()[0][0] or 0
+    given = pc.max(index["person_id"]).as_py() or 0
     if links["person_id"].null_count or (pc.max(links["person_id"]).as_py() or 0) > given:
         con.close()
         return Plan(False, "record_links.parquet and person_index.parquet disagree")
@@ -197,7 +201,7 @@ def plan_linkage(
     positions = unknown["file_row_number"].to_numpy()
     rows = {Path(n): np.sort(positions[names == n]) for n in np.unique(names)}
     known_new = unmatched.filter(known).select(["source", "record_id", "identity_key"])
-    return Plan(True, "increment", state, rows, unmatched.num_rows, known_new, links)
+    return Plan(True, "increment", state, rows, unmatched.num_rows, known_new, links, index)
 
 
 def read_rows(path: Path, rows: np.ndarray) -> pa.Table:
@@ -255,7 +259,6 @@ def link_increment(
     settings: Settings,
     plan: Plan,
     model: Path,
-    index_file: Path,
     memory_limit: str,
     spill_to: Path | None,
     new_part: Path,
@@ -269,7 +272,8 @@ def link_increment(
     Each phase's wall seconds are added to `phases`.
     """
     state = plan.state
-    assert state is not None and plan.new_rows is not None and plan.links is not None
+    assert state is not None and plan.new_rows is not None
+    assert plan.links is not None and plan.index is not None
     con = link_connection(memory_limit, spill_to)
     # Its tables are small but for the candidates: by default DuckDB compresses every table
     # each time 16 MiB more are written, which cost 0.8 s for one 32,000-row table at 1M.
@@ -278,7 +282,7 @@ def link_increment(
         _read_new_records(con, plan)
     parts = [state_dir(settings) / p for p in state.parts]
     with timed(phases, "known identities"):
-        first_new, n_known = _known_identities(con, parts, index_file)
+        first_new, n_known = _known_identities(con, parts, plan.index)
     with timed(phases, "new profiles"):
         n_new = _new_profiles(con, state, first_new)
     # The full link's rules, as it bounded them: the same pairs are candidates.
@@ -319,7 +323,7 @@ def link_increment(
     with timed(phases, "cluster"):
         _cluster(con, edges)
     with timed(phases, "assign person ids"):
-        links, index = assign_increment(con, plan.links, pq.read_table(index_file), run_id)
+        links, index = assign_increment(con, plan.links, plan.index, run_id)
     with timed(phases, "write profiles part"):
         write_profiles(
             con,
@@ -377,12 +381,12 @@ def _read_new_records(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
 
 
 def _known_identities(
-    con: duckdb.DuckDBPyConnection, parts: list[Path], index_file: Path
+    con: duckdb.DuckDBPyConnection, parts: list[Path], index: pa.Table
 ) -> tuple[int, int]:
     """Tables person_of (each person_id ever stored → its live person) and known_keys (the
     known profiles whose identity a new record carries, with their person); returns the first
     free profile_id and the count of known profiles. Only two columns of the state are read."""
-    current = _current_person(pd.read_parquet(index_file, columns=["person_id", "merged_into"]))
+    current = _current_person(index.select(["person_id", "merged_into"]).to_pandas())
     con.register("current_person", current.rename_axis("stored").reset_index(name="person_id"))
     con.execute("create table person_of as select stored, person_id from current_person")
     con.unregister("current_person")

@@ -233,7 +233,7 @@ def test_the_plan_finds_new_records_in_file_order_and_refuses_where_one_is_gone(
 
     files = [encoded("a", ["a1", "a2", "a3", "a4"]), encoded("b", ["b1", "b2"])]
     links, index = settings.linkage / "record_links.parquet", settings.linkage / "index.parquet"
-    ids = {"source": ["a", "a", "b"], "record_id": ["a1", "a3", "b2"]}
+    ids = {"source": ["a", "a", "b"], "record_id": ["a1", "a3", "b2"], "first_seen_run": ["r"] * 3}
     pq.write_table(pa.table({**ids, "person_id": [1, 1, 1]}), links)
     pq.write_table(pa.table({"person_id": [1]}), index)
     rules = ("l.nhs_token = r.nhs_token",)
