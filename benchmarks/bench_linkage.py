@@ -24,8 +24,11 @@ model.json under <home>/linkage, as `placelink run` would.
 --backend chooses where placelink's Splink runs (PLACELINK_LINK_BACKEND): DuckDB (the side
 "placelink"), Spark in local mode (the side "spark", which needs the `spark` extra and Java),
 or both, each side in its own child. Spark's work is done by a JVM the child starts, so each
-child's peak memory is that of its whole process tree (sampled every 0.2 s, and never below the
-child's own VmHWM) and its CPU time includes the JVM's.
+child's peak memory is that of its whole process tree and its CPU time includes the JVM's. So is
+the side's with --pseudonymise, whose Dagster run has a process per step: the tree's memory is
+the sum of its processes' proportional memory (Pss, sampled every 0.2 s; benchmarks/measure.py
+TreePeak), and never below the child's own VmHWM. A sum of resident memory (Rss) would count
+the pages a step process shares with the process it was forked from once for each of them.
 """
 
 from __future__ import annotations
@@ -36,73 +39,28 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 
 from homes import placelink, prepare
-from measure import cpu_s, peak_mib, run_child
+from measure import TreePeak, cpu_s, peak_mib, process_tree, run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKEND_SIDES = {"duckdb": "placelink", "spark": "spark"}
-
-
-def _descendants() -> list[Path]:
-    """/proc folders of this process's descendants (Spark's JVM and its helpers)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [os.getpid()]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(Path("/proc") / str(child))
-            todo.append(child)
-    return found
 
 
 def _descendantscpu_s() -> float:
     """User and system seconds of the live descendants (rusage counts only reaped children)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for proc in _descendants():
+    for pid in process_tree(os.getpid())[1:]:
         try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / ticks
     return total
-
-
-class _TreePeak:
-    """The largest resident memory of this process and its descendants, sampled."""
-
-    def __init__(self) -> None:
-        self.peak_mib = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.2):
-            total = 0
-            for proc in [Path("/proc/self"), *_descendants()]:
-                try:
-                    status = (proc / "status").read_text()
-                except OSError:
-                    continue
-                if "VmRSS:" in status:
-                    total += int(status.split("VmRSS:")[1].split()[0])
-            self.peak_mib = max(self.peak_mib, total / 1024)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return max(self.peak_mib, peak_mib())
 
 
 # --- the children ----------------------------------------------------------------------------
@@ -133,18 +91,18 @@ def _child_placelink(
 
     settings = dataclasses.replace(Settings.from_env(home=home), link_backend=backend)
     encoded = sorted((home / "linkage" / "encoded").glob("*.parquet"))
-    tree = _TreePeak()
-    began, cpu = time.perf_counter(), cpu_s()
-    # With --pseudonymise, the side includes making the encodings from the standardised
-    # records, as `placelink run --from pseudonymise --until pseudonymise` does.
-    made = 0.0
-    if pseudonymise:
-        made = placelink("run", "--from", "pseudonymise", "--until", "pseudonymise", home=home)
-    result = run_linkage(settings, encoded, f"bench-{uuid.uuid4().hex[:8]}")
-    wall = time.perf_counter() - began
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = cpu_s() - cpu + _descendantscpu_s() + children.ru_utime + children.ru_stime
-    peak = tree.stop()
+    with TreePeak() as tree:
+        began, cpu = time.perf_counter(), cpu_s()
+        # With --pseudonymise, the side includes making the encodings from the standardised
+        # records, as `placelink run --from pseudonymise --until pseudonymise` does.
+        made = 0.0
+        if pseudonymise:
+            made = placelink("run", "--from", "pseudonymise", "--until", "pseudonymise", home=home)
+        result = run_linkage(settings, encoded, f"bench-{uuid.uuid4().hex[:8]}")
+        wall = time.perf_counter() - began
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = cpu_s() - cpu + _descendantscpu_s() + children.ru_utime + children.ru_stime
+    peak = max(tree.peak_mib, peak_mib())
     links = pd.read_parquet(result.record_links, columns=["source", "record_id", "person_id"])
     links.to_parquet(out, index=False)
     phases = (

@@ -48,11 +48,12 @@ class TreePeak:
 
     def _sample(self) -> None:
         while not self._stop.wait(self.every):
-            self.peak_mib = max(self.peak_mib, sum(_pss_kib(p) for p in _tree(os.getpid())) / 1024)
+            total = sum(_pss_kib(p) for p in process_tree(os.getpid()))
+            self.peak_mib = max(self.peak_mib, total / 1024)
 
 
-def _tree(root: int) -> list[int]:
-    """`root` and every live process descended from it, from each process's parent in /proc."""
+def process_tree(root: int) -> list[int]:
+    """`root` (first) and every live process descended from it, found by parent in /proc."""
     parents: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
