@@ -6,6 +6,7 @@ else, holds no key, and writes record pseudonym → internal person id.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,8 +113,13 @@ def run_linkage(
                 clustering.records, run_id, *previous, settings.link_memory_limit, spill
             )
             del previous
-    with timed(phases, "write record_links"):
-        write_parquet_atomic(links, links_file)
+    # record_links is written (Parquet encodes without the GIL) while the persons are counted.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(write_parquet_atomic, links, links_file, ("record_id",))
+        with timed(phases, "summary"):
+            summary = summarise_persons(links)
+        with timed(phases, "write record_links"):
+            written.result()
     with timed(phases, "write person_index"):
         write_parquet_atomic(index, index_file)
     with timed(phases, "save state"):
@@ -124,8 +130,6 @@ def run_linkage(
             clustering.key_fingerprint, run_id,
             plan.state if plan.incremental else None,
         )  # fmt: skip
-    with timed(phases, "summary"):
-        summary = summarise_persons(links)
     return LinkageResult(
         records=links.num_rows,
         persons=summary.persons,

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from placelink.files import StagedFiles
+from placelink.files import StagedFiles, write_parquet_atomic
 
 
 def test_staged_files_appear_together_on_success(tmp_path):
@@ -48,3 +48,15 @@ def test_a_failed_background_write_fails_the_whole_batch(tmp_path):
         out.close()
         staged.file(tmp_path / "other.txt", lambda handle: handle.write(b"fine"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unique_columns_are_written_without_dictionary_or_statistics(tmp_path):
+    table = pa.table({"record_id": [f"r{i:04d}" for i in range(5000)], "source": ["apc"] * 5000})
+    path = write_parquet_atomic(table, tmp_path / "links.parquet", unique=("record_id",))
+    column = {
+        c.path_in_schema: c
+        for c in (pq.ParquetFile(path).metadata.row_group(0).column(i) for i in range(2))
+    }
+    assert not column["record_id"].is_stats_set and not column["record_id"].has_dictionary_page
+    assert column["source"].is_stats_set and column["source"].has_dictionary_page
+    assert pq.read_table(path).equals(table)
