@@ -380,6 +380,21 @@ def test_record_pseudonyms_are_keyed_per_source_and_hide_the_id():
     assert "A1" not in first[0] and first[0] != token
 
 
+@pytest.mark.parametrize("slice_rows", [3, 65_536])
+def test_record_pseudonyms_are_the_hmac_of_source_and_id_however_sliced(monkeypatch, slice_rows):
+    monkeypatch.setattr(e, "PSEUDONYM_SLICE", slice_rows)
+    ids = ["A1", "B2", "A1", None, "C3", "A1", "D4"]
+    record_key = hmac.new(KEY.secret, b"placelink-record-key", hashlib.sha256).digest()
+    expected = [
+        None
+        if i is None
+        else hmac.new(record_key, f"apc\x1f{i}".encode(), hashlib.sha256).hexdigest()[:32]
+        for i in ids
+    ]
+    assert e.record_pseudonyms(KEY, "apc", pa.array(ids, pa.string())).to_pylist() == expected
+    assert e.record_pseudonyms(KEY, "apc", pa.array([], pa.string())).to_pylist() == []
+
+
 def test_date_of_birth_as_strings_or_dates():
     base = e.encode_identities(_table(date_of_birth=[dt.date(1980, 3, 4)]), KEY)["dob_token"]
     for values in (["1980-03-04"], [dt.date(1980, 3, 4)], pd.to_datetime(["1980-03-04"])):

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from placelink import encode, pseudonymise
 from placelink.encode import (
     OUTPUT_COLUMNS,
     LinkageKey,
@@ -93,9 +94,16 @@ def test_pseudonymising_before_any_pull_says_so(tmp_path):
         pseudonymise_source(csv_spec(), settings, KEY, LOOKUP)
 
 
-def test_a_person_in_every_month_is_encoded_as_each_record_alone_would_be(tmp_path):
+@pytest.mark.parametrize("piece", [None, 2])
+def test_a_person_in_every_month_is_encoded_as_each_record_alone_would_be(
+    tmp_path, monkeypatch, piece
+):
     """Records grouped by identity (a person recurs month after month) keep each record's own
-    encodings; every record is written once, its content in file order."""
+    encodings; every record is written once, its content in file order. So too when the
+    linkage rows are written, and the record ids pseudonymised, a few at a time."""
+    if piece:
+        monkeypatch.setattr(pseudonymise, "LINKAGE_ROWS", piece)
+        monkeypatch.setattr(encode, "PSEUDONYM_SLICE", piece)
     settings = Settings.from_env(environ={}, home=tmp_path)
     months = {
         "2024-01": [GOOD[0], GOOD[1]],
@@ -121,6 +129,7 @@ def test_a_person_in_every_month_is_encoded_as_each_record_alone_would_be(tmp_pa
     theirs.insert(1, "identity_key", keys.to_pylist())
     pd.testing.assert_frame_equal(mine, theirs[mine.columns], check_dtype=False)
     assert mine["identity_key"].nunique() == 3
+    assert pq.ParquetFile(result.path).num_row_groups == (3 if piece else 1)
     content = pq.read_table(result.content_path)
     assert content["record_id"].to_pylist() == expected["record_id"].tolist()
 
