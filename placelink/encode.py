@@ -50,13 +50,13 @@ FINGERPRINT_MESSAGE: Final = b"placelink-fingerprint"
 KEY_FINGERPRINT: Final = "placelink:key_fingerprint"
 """Schema metadata of every encoded and content file: which key made it, so a mix is refused."""
 RECORD_KEY_MESSAGE: Final = b"placelink-record-key"
+PSEUDONYM_SLICE: Final = 65_536  # record ids pseudonymised together
 MAX_PARTS: Final = 4  # parts of a family name kept as tokens (double-barrelled and more)
 SEP: Final = "\x1f"  # joins a salt or a domain to a value: never inside a standardised one
 
 BLOOM_BITS: Final = 512
 BLOOM_BYTES: Final = BLOOM_BITS // 8
 BLOOM_K: Final = 8
-PSEUDONYM_SLICE: Final = 65_536  # record ids pseudonymised together
 BLOOM_BATCH: Final = 16_384  # filters permuted together: 16k x 512 bools and int64 positions
 """Bloom filter size and bits per bigram.
 

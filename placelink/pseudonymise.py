@@ -43,13 +43,13 @@ from placelink.sources import IDENTITY_FIELDS, SourceSpec
 
 GEOGRAPHY = ("postcode_district", "lsoa", "neighbourhood", "locality", "imd_decile")
 CHUNK_ROWS: Final = 65_536
-# Rows of linkage/encoded written together, a row group each: 2 KB a row in memory before
-# Parquet encodes it. Small groups also let an increment read only the row groups holding
-# its new records.
+"""Records (and at most as many identities) encoded together, and content rows written
+together. Fewer than the pull's: a smaller chunk lets its write overlap the next one's
+encoding."""
 LINKAGE_ROWS: Final = 16_384
-"""Identities encoded together, and rows written together. Fewer than the pull's: a smaller
-chunk lets its write overlap the next one's encoding (an encoded row is about 900 bytes,
-tokens and Bloom filters)."""
+"""Rows of linkage/encoded written together, a row group each: a row is about 2 KB in Arrow
+(the edit and masked token lists) before Parquet encodes it. Small groups also let an
+increment read only the row groups that hold its new records."""
 
 
 @dataclass(frozen=True)
