@@ -1,7 +1,8 @@
 """The naive baseline the benchmarks measure against: one keyed hash per field per record.
 
-The same HMAC-SHA256 tokens and keyed Bloom filters as placelink.encode, computed afresh for
-every value with no reuse of distinct values, as a straightforward implementation would.
+The same keyed BLAKE2b tokens, HMAC-SHA256 record pseudonyms and keyed Bloom filters as
+placelink.encode, computed afresh for every value with no reuse of distinct values, as a
+straightforward implementation would.
 """
 
 from __future__ import annotations
@@ -12,13 +13,30 @@ from datetime import date
 
 import jellyfish
 
-from placelink.encode import BLOOM_BITS, BLOOM_BYTES, BLOOM_K, SEP, canonical_given_name
+from placelink.encode import (
+    BLOOM_BITS,
+    BLOOM_BYTES,
+    BLOOM_K,
+    SEP,
+    TOKEN_KEY_MESSAGE,
+    canonical_given_name,
+)
 
 
-def naive_token(secret: bytes, domain: str, value: str | None) -> str | None:
+def naive_hmac(secret: bytes, domain: str, value: str | None) -> str | None:
+    """A record pseudonym: HMAC-SHA256 of domain and value."""
     if value is None:
         return None
     return hmac.new(secret, f"{domain}{SEP}{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def naive_token(secret: bytes, domain: str, value: str | None) -> str | None:
+    """An encoding's token: keyed BLAKE2b under the key derived from the provider's."""
+    if value is None:
+        return None
+    token_key = hmac.digest(secret, TOKEN_KEY_MESSAGE, "sha256")
+    message = f"{domain}{SEP}{value}".encode()
+    return hashlib.blake2b(message, key=token_key, digest_size=16).hexdigest()
 
 
 def naive_bloom(secret: bytes, name: str | None, salt: str = "") -> bytes | None:

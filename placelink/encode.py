@@ -1,11 +1,13 @@
 """Keyed encodings of identities: the only form in which identifiers leave the secure zone.
 
-Every encoding is a keyed HMAC-SHA256 under the linkage key, so a person without the key cannot
-test a guessed name or date against the tokens (a dictionary attack on unkeyed hashes of dates
-of birth takes seconds). Each field has its own domain separator, except that given and family
-names share theirs (``name``, ``name_phonetic``, ``name_part`` and the Bloom bigram positions):
-that lets linkage compare a record's given name with another's family name and so catch the
-given/family swaps the extracts contain (DESIGN.md section 8).
+Every encoding is keyed by the linkage key, so a person without the key cannot test a guessed
+name or date against the tokens (a dictionary attack on unkeyed hashes of dates of birth takes
+seconds): a token is keyed BLAKE2b (RFC 7693's MAC mode, a pseudorandom function as HMAC-SHA256
+is, in one pass where HMAC makes two), a Bloom filter's bit positions and permutations are
+HMAC-SHA256, and so is a record pseudonym. Each field has its own domain separator, except that
+given and family names share theirs (``name``, ``name_phonetic``, ``name_part`` and the Bloom
+bigram positions): that lets linkage compare a record's given name with another's family name
+and so catch the given/family swaps the extracts contain (DESIGN.md section 8).
 
 Speed: every token is computed once per *distinct* value in the batch (for a salted name, per
 distinct date of birth and name) and mapped back to rows by Arrow dictionary indices and
@@ -50,6 +52,9 @@ FINGERPRINT_MESSAGE: Final = b"placelink-fingerprint"
 KEY_FINGERPRINT: Final = "placelink:key_fingerprint"
 """Schema metadata of every encoded and content file: which key made it, so a mix is refused."""
 RECORD_KEY_MESSAGE: Final = b"placelink-record-key"
+TOKEN_KEY_MESSAGE: Final = b"placelink-token-key"
+"""The tokens' BLAKE2b key is HMAC-SHA256(key, this): at most 64 bytes, as BLAKE2b takes, and
+apart from the key's other uses."""
 PSEUDONYM_SLICE: Final = 65_536  # record ids pseudonymised together
 MAX_PARTS: Final = 4  # parts of a family name kept as tokens (double-barrelled and more)
 SEP: Final = "\x1f"  # joins a salt or a domain to a value: never inside a standardised one
@@ -315,14 +320,24 @@ def _decode_key(text: str, what: str) -> bytes:
 # --- tokens ----------------------------------------------------------------------------------
 
 
-def _hmac_states(secret: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
-    """SHA-256 states after the HMAC inner and outer padded keys (RFC 2104)."""
+def _hmac_fn(secret: bytes, domain: str) -> Callable[[str], str]:
+    """HMAC-SHA256(secret, domain 0x1F value) as TOKEN_HEX hex digits, from the inner and outer
+    hash states after the padded keys (RFC 2104): identical to hmac.new(...), about twice as
+    fast per value."""
     if len(secret) > 64:
         secret = hashlib.sha256(secret).digest()
     padded = secret.ljust(64, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded) + domain.encode("ascii") + b"\x1f")
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
-    return inner, outer
+
+    def fn(value: str) -> str:
+        i = inner.copy()
+        i.update(value.encode("utf-8"))
+        o = outer.copy()
+        o.update(i.digest())
+        return o.hexdigest()[:TOKEN_HEX]
+
+    return fn
 
 
 class _Tokens:
@@ -332,6 +347,7 @@ class _Tokens:
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
+        self._token_key = hmac.digest(secret, TOKEN_KEY_MESSAGE, "sha256")
         self._fns: dict[str, Callable[[str], str]] = {}
         self._gram_positions: dict[str, np.ndarray] = {}
         self._blooms: dict[str, np.ndarray] = {}  # name → its unpermuted set positions
@@ -341,17 +357,15 @@ class _Tokens:
     def __call__(self, domain: str) -> Callable[[str], str]:
         fn = self._fns.get(domain)
         if fn is None:
-            # HMAC-SHA256(key, domain 0x1F value), computed from precomputed inner and outer
-            # hash states: identical to hmac.new(...), about twice as fast per value.
-            inner, outer = _hmac_states(self._secret)
-            inner.update(domain.encode("ascii") + b"\x1f")
+            # Keyed BLAKE2b of domain 0x1F value, from a state keyed once per domain: one C
+            # call a value, where HMAC-SHA256 hashes twice (docs/benchmarks.md).
+            state = hashlib.blake2b(key=self._token_key, digest_size=TOKEN_HEX // 2)
+            state.update(domain.encode("ascii") + b"\x1f")
 
-            def fn(value: str, inner=inner, outer=outer) -> str:
-                i = inner.copy()
-                i.update(value.encode("utf-8"))
-                o = outer.copy()
-                o.update(i.digest())
-                return o.hexdigest()[:TOKEN_HEX]
+            def fn(value: str, copy=state.copy) -> str:
+                token = copy()
+                token.update(value.encode("utf-8"))
+                return token.hexdigest()
 
             self._fns[domain] = fn
         return fn
@@ -510,7 +524,7 @@ def record_pseudonyms(key: LinkageKey, source: str, record_ids: pa.Array) -> pa.
     leaves the provider, so a provider's own record ids are no dictionary into the linkage or
     content zones. The record key is derived from the provider's key."""
     record_key = hmac.new(key.secret, RECORD_KEY_MESSAGE, hashlib.sha256).digest()
-    fn = _Tokens(record_key)(source)
+    fn = _hmac_fn(record_key, source)
     ids = pc.cast(record_ids, pa.string())
     # A slice at a time: a source's millions of ids as Python strings, and their tokens, would
     # otherwise all be held at once (0.7 GB at 2.4 million records).

@@ -78,8 +78,9 @@ from placelink.link.predict import (
 from placelink.settings import Settings
 
 # 2: tokens stored as numbers (predict.token_number); 3: the bounded rules, and Bloom filters
-# stored as Splink reads them (words and bit count)
-STATE_VERSION = 3
+# stored as Splink reads them (words and bit count); 4: tokens are keyed BLAKE2b, so every
+# token an earlier state holds differs from this version's (placelink.encode)
+STATE_VERSION = 4
 
 
 @dataclass(frozen=True)
