@@ -29,7 +29,7 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Final
@@ -589,13 +589,18 @@ class IdentityEncoder:
 class _Distinct:
     """A column as its distinct non-null values and, per row, an index into them (null: null)."""
 
-    values: list
+    dictionary: pa.Array
     indices: pa.Array
 
     @classmethod
     def of(cls, arr: pa.Array) -> _Distinct:
         encoded = pc.dictionary_encode(arr)
-        return cls(encoded.dictionary.to_pylist(), encoded.indices)
+        return cls(encoded.dictionary, encoded.indices)
+
+    @cached_property
+    def values(self) -> list:
+        """The distinct values as Python objects, made once where a step needs them so."""
+        return self.dictionary.to_pylist()
 
     def rows(self, distinct: list | pa.Array, type_: pa.DataType = TOKEN_TYPE) -> pa.Array:
         """Per-distinct results (in the order of `values`) taken back to rows."""
@@ -669,38 +674,53 @@ def _one_edit(salted: _Distinct, token: Callable[[str], str]) -> pa.Array:
     """Per row, the tokens of its salted name ("<salt> 0x1F <name>") and of the name with each
     letter in turn deleted, salted, in token order (not letter order). Two names one edit apart
     (a letter missed, added or mistyped, or two letters transposed: SMIHT for SMITH, OJNES for
-    JONES) share a token, where their bigrams may share only half their Bloom bits."""
-    messages: list[str] = []
-    counts: list[int] = []
-    for value in salted.values:
-        salt, name = value.split(SEP, 1)
-        name = name.replace(" ", "")
-        variants = {name, *(name[:i] + name[i + 1 :] for i in range(len(name)))}
-        messages.extend([salt + SEP + v for v in variants])
-        counts.append(len(variants))
-    return salted.rows(_token_lists(messages, counts, token, in_token_order=True))
+    JONES) share a token, where their bigrams may share only half their Bloom bits. The
+    variants are made in Arrow, a letter position at a time over every name."""
+    salt_and_name = pc.split_pattern(salted.dictionary, SEP, max_splits=1)
+    salts = pc.list_element(salt_and_name, 0)
+    names = pc.replace_substring(pc.list_element(salt_and_name, 1), " ", "")
+    lengths = pc.utf8_length(names).to_numpy(zero_copy_only=False)
+    owners, variants = [np.arange(len(names))], [names]
+    for i in range(int(lengths.max(initial=0))):
+        longer = np.flatnonzero(lengths > i)
+        kept = names.take(longer)
+        cut = (pc.utf8_slice_codeunits(kept, 0, i), pc.utf8_slice_codeunits(kept, i + 1))
+        variants.append(pc.binary_join_element_wise(*cut, ""))
+        owners.append(longer)
+    # A doubled letter gives a variant twice (HALL: HAL and HAL): it is hashed once.
+    distinct = (
+        pa.table({"owner": np.concatenate(owners), "variant": pa.concat_arrays(variants)})
+        .group_by(["owner", "variant"], use_threads=False)
+        .aggregate([])
+    )
+    owner = distinct.column("owner").to_numpy()
+    messages = pc.binary_join_element_wise(salts.take(owner), distinct.column("variant"), SEP)
+    return salted.rows(_token_lists(messages.to_pylist(), owner, len(names), token, True))
 
 
 def _masked(numbers: _Distinct, token: Callable[[str], str]) -> pa.Array:
     """Per row, the tokens of its number with each character in turn masked: two numbers one
     mistyped character apart share exactly one (an NI number has no check digit to catch it)."""
     messages = [v[:i] + "*" + v[i + 1 :] for v in numbers.values for i in range(len(v))]
-    return numbers.rows(_token_lists(messages, [len(v) for v in numbers.values], token))
+    owner = np.repeat(np.arange(len(numbers.values)), [len(v) for v in numbers.values])
+    return numbers.rows(_token_lists(messages, owner, len(numbers.values), token))
 
 
 def _token_lists(
     messages: list[str],
-    counts: list[int],
+    owner: np.ndarray,
+    owners: int,
     token: Callable[[str], str],
     in_token_order: bool = False,
 ) -> pa.Array:
-    """The messages' tokens as lists of `counts` each: hashed in one pass and, if asked, each
-    list sorted by one Arrow sort, so no Python list is made per value."""
+    """The messages' tokens as one list per owner (0 to `owners` - 1; `owner` says whose each
+    message is): hashed in one pass and, in token order or else in message order (messages
+    grouped by owner), each list made by one Arrow sort, so no Python list is made per owner."""
     tokens = pa.array(list(map(token, messages)), TOKEN_TYPE)
     if in_token_order:
-        owner = np.repeat(np.arange(len(counts)), counts)
         keys = [("owner", "ascending"), ("token", "ascending")]
         tokens = tokens.take(pc.sort_indices(pa.table({"owner": owner, "token": tokens}), keys))
+    counts = np.bincount(owner, minlength=owners)
     offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), tokens, type=PARTS_TYPE)
 
