@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.parquet as pq
+import pyarrow.dataset as ds
 
 from placelink.files import write_parquet_atomic
 from placelink.link import incremental
@@ -104,8 +104,10 @@ def run_linkage(
             max_rule_pairs=settings.link_max_rule_pairs,
         )
         with timed(phases, "assign person ids"):
+            # The last link's files are scanned by DuckDB within its memory limit, not held
+            # whole beside it (4.6 million record pseudonyms at 1M people: 0.4 GB).
             previous = (
-                (pq.read_table(links_file), pq.read_table(index_file))
+                (ds.dataset(links_file), ds.dataset(index_file))
                 if links_file.exists() and index_file.exists()
                 else (None, None)
             )

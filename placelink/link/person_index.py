@@ -16,10 +16,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from placelink.link.connection import link_connection
 
-Frame = pa.Table | pd.DataFrame  # anything DuckDB reads in place
+Frame = pa.Table | pd.DataFrame | ds.Dataset  # anything DuckDB reads in place (a dataset: scanned)
 
 LINKS_SCHEMA = pa.schema(
     [

@@ -1,6 +1,8 @@
 """The person index keeps its promises: stable ids, merges keep the oldest, never reuse."""
 
 import pandas as pd
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from placelink.link import person_index
 
@@ -74,3 +76,19 @@ def test_split_gives_the_minority_a_new_id_never_a_reused_one():
     assert by_record["1"] == by_record["2"] == 1
     assert by_record["3"] == 3  # not 1, not 2: a fresh id
     assert index2.person_id.is_unique
+
+
+def test_the_last_link_read_from_its_files_as_datasets_gives_the_same_ids(tmp_path):
+    """run_linkage hands DuckDB the last link's Parquet files as datasets, scanned in place."""
+    first, index = person_index.assign_person_ids(
+        clusters([("a", "1", 1), ("b", "2", 2), ("b", "5", 2)]), "r1"
+    )
+    pq.write_table(first, tmp_path / "links.parquet")
+    pq.write_table(index, tmp_path / "index.parquet")
+    later = clusters([("a", "1", 7), ("b", "2", 7), ("b", "5", 8), ("c", "4", 8)])
+    from_tables = person_index.assign_person_ids(later, "r2", first, index)
+    from_files = person_index.assign_person_ids(
+        later, "r2", ds.dataset(tmp_path / "links.parquet"), ds.dataset(tmp_path / "index.parquet")
+    )
+    assert from_files[0].equals(from_tables[0]) and from_files[1].equals(from_tables[1])
+    assert from_files[1].column("merged_into").to_pylist() == [None, 1, None]
