@@ -357,8 +357,8 @@ class _Tokens:
     def __call__(self, domain: str) -> Callable[[str], str]:
         fn = self._fns.get(domain)
         if fn is None:
-            # Keyed BLAKE2b of domain 0x1F value, from a state keyed once per domain: one C
-            # call a value, where HMAC-SHA256 hashes twice (docs/benchmarks.md).
+            # Keyed BLAKE2b of domain 0x1F value, from a state keyed once per domain: one hash
+            # pass a value, where HMAC-SHA256 makes two (docs/benchmarks.md).
             state = hashlib.blake2b(key=self._token_key, digest_size=TOKEN_HEX // 2)
             state.update(domain.encode("ascii") + b"\x1f")
 
@@ -714,8 +714,8 @@ def _token_lists(
     in_token_order: bool = False,
 ) -> pa.Array:
     """The messages' tokens as one list per owner (0 to `owners` - 1; `owner` says whose each
-    message is): hashed in one pass and, in token order or else in message order (messages
-    grouped by owner), each list made by one Arrow sort, so no Python list is made per owner."""
+    message is), hashed in one pass. With `in_token_order` one Arrow sort orders every list;
+    without, the messages must come grouped by owner. No Python list is made per owner."""
     tokens = pa.array(list(map(token, messages)), TOKEN_TYPE)
     if in_token_order:
         keys = [("owner", "ascending"), ("token", "ascending")]
