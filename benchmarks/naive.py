@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import date
+from functools import cache
 
 import jellyfish
 
@@ -34,9 +35,14 @@ def naive_token(secret: bytes, domain: str, value: str | None) -> str | None:
     """An encoding's token: keyed BLAKE2b under the key derived from the provider's."""
     if value is None:
         return None
-    token_key = hmac.digest(secret, TOKEN_KEY_MESSAGE, "sha256")
     message = f"{domain}{SEP}{value}".encode()
-    return hashlib.blake2b(message, key=token_key, digest_size=16).hexdigest()
+    return hashlib.blake2b(message, key=_token_key(secret), digest_size=16).hexdigest()
+
+
+@cache
+def _token_key(secret: bytes) -> bytes:
+    """Derived once per key, as any implementation would: the naive part is per-value work."""
+    return hmac.digest(secret, TOKEN_KEY_MESSAGE, "sha256")
 
 
 def naive_bloom(secret: bytes, name: str | None, salt: str = "") -> bytes | None:
