@@ -10,7 +10,7 @@ from placelink.files import StagedFiles, write_parquet_atomic
 def test_staged_files_appear_together_on_success(tmp_path):
     (tmp_path / "stale.txt").write_text("from an earlier run")
     with StagedFiles() as staged:
-        out = staged.parquet(tmp_path / "a" / "t.parquet", no_statistics=["token"])
+        out = staged.parquet(tmp_path / "a" / "t.parquet", plain=["token"])
         out.write(pa.table({"token": ["x", "y"], "n": [1, 2]}))
         out.write(pa.table({"token": ["z"], "n": [3]}))
         out.close({"placelink.note": "three rows"})
@@ -21,6 +21,8 @@ def test_staged_files_appear_together_on_success(tmp_path):
     assert pq.read_table(tmp_path / "a" / "t.parquet").column("n").to_pylist() == [1, 2, 3]
     assert meta.metadata.metadata[b"placelink.note"] == b"three rows"
     assert meta.metadata.row_group(0).column(0).statistics is None  # no min/max for tokens
+    assert not meta.metadata.row_group(0).column(0).has_dictionary_page  # nor a dictionary
+    assert meta.metadata.row_group(0).column(1).has_dictionary_page
     assert meta.metadata.row_group(0).column(1).statistics.max == 2
     assert (tmp_path / "b.txt").read_bytes() == b"hello"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b.txt", "t.parquet"]
