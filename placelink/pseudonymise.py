@@ -187,7 +187,7 @@ def pseudonymise_source(
     # The months' reconciliation travels with the content, so the report never opens secure/.
     reconciliation = [asdict(read_reconciliation(f)) for f in files]
     with StagedFiles() as staged:
-        out = staged.parquet(path, plain=("record_id", IDENTITY_KEY, *OUTPUT_COLUMNS))
+        out = staged.parquet(path, no_statistics=("record_id", IDENTITY_KEY, *OUTPUT_COLUMNS))
         columns = _write_encodings(out, spec.name, identity, pseudonyms, IdentityEncoder(key))
         out.close(metadata)
         del identity
@@ -221,19 +221,11 @@ def _read_identities(files: list[Path], schemas: list[pa.Schema], schema: pa.Sch
     ).combine_chunks()
 
 
-NAME_FIELDS: Final = ("date_of_birth", "given_name", "family_name")
-"""What most encodings are made of: the names, salted with the date of birth."""
-
-
 @dataclass(frozen=True)
 class SameIdentity:
-    """Records grouped by identical identity fields (given without the record id).
-
-    The groups are numbered by their name and date of birth's first record, then by their
-    own, so the grouping says nothing the file order did not, and a person's identities
-    (another address, a missing NHS number) come together: an encoding chunk holds them
-    side by side and hashes what they share, most of their tokens, once.
-    """
+    """Records grouped by identical identity fields (given without the record id), the groups
+    numbered in order of their first record, so the grouping says nothing the file order did
+    not."""
 
     groups: np.ndarray  # each record's group
     order: np.ndarray  # record positions, group by group, in file order within a group
@@ -244,22 +236,14 @@ class SameIdentity:
         # Field by field: the records' codes so far and the field's value codes (unknown is a
         # code of its own) make one number, renumbered by first appearance. Joining every
         # record's fields into one string would hold 0.2 GB more at 2.4 million records.
-        groups = names = np.zeros(people.num_rows, np.int64)
-        fields = [*NAME_FIELDS, *(f for f in people.column_names if f not in NAME_FIELDS)]
-        for name in fields:
-            encoded = pc.dictionary_encode(people.column(name))
+        groups = np.zeros(people.num_rows, np.int64)
+        for column in people.columns:
+            encoded = pc.dictionary_encode(column)
             values = len(encoded.chunks[0].dictionary) if encoded.num_chunks else 0
             codes = np.concatenate(
                 [c.indices.fill_null(-1).to_numpy() for c in encoded.chunks] or [[]]
             ).astype(np.int64)
             groups = pd.factorize(groups * (values + 1) + codes + 1)[0]
-            if name == NAME_FIELDS[-1]:
-                names = groups
-        name_of = np.zeros(groups.max(initial=-1) + 1, np.int64)
-        name_of[groups] = names
-        number = np.empty_like(name_of)
-        number[np.lexsort((np.arange(len(name_of)), name_of))] = np.arange(len(name_of))
-        groups = number[groups]
         order = np.argsort(groups, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(groups))]).astype(np.int64)
         return cls(groups, order, bounds)

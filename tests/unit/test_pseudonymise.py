@@ -139,8 +139,7 @@ identity_values = st.sampled_from(["A", "B", "", None])
 
 @given(st.lists(st.tuples(identity_values, identity_values), max_size=40))
 def test_records_share_a_group_exactly_when_their_identities_agree(rows):
-    """Unknown is its own value (not the empty string); groups are numbered by their name's
-    first record, then by their own."""
+    """Unknown is its own value (not the empty string); groups are numbered by first record."""
     table = pa.table(
         {
             n: pa.array(
@@ -154,8 +153,6 @@ def test_records_share_a_group_exactly_when_their_identities_agree(rows):
     )
     same = SameIdentity.of(table.drop_columns(["record_id"]))
     firsts = list(dict.fromkeys(rows))
-    names = list(dict.fromkeys(given for given, _ in rows))
-    firsts.sort(key=lambda r: names.index(r[0]))  # stable: by first record within a name
     assert len(same) == len(firsts)
     assert [firsts.index(r) for r in rows] == same.groups.tolist()
     for g in range(len(same)):
