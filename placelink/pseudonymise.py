@@ -187,7 +187,7 @@ def pseudonymise_source(
     # The months' reconciliation travels with the content, so the report never opens secure/.
     reconciliation = [asdict(read_reconciliation(f)) for f in files]
     with StagedFiles() as staged:
-        out = staged.parquet(path, no_statistics=("record_id", IDENTITY_KEY, *OUTPUT_COLUMNS))
+        out = staged.parquet(path, plain=("record_id", IDENTITY_KEY, *OUTPUT_COLUMNS))
         columns = _write_encodings(out, spec.name, identity, pseudonyms, IdentityEncoder(key))
         out.close(metadata)
         del identity
