@@ -52,7 +52,7 @@ def test_a_failed_background_write_fails_the_whole_batch(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_unique_columns_are_written_without_dictionary_or_statistics(tmp_path):
+def test_unique_columns_are_written_without_dictionary_statistics_or_compression(tmp_path):
     table = pa.table({"record_id": [f"r{i:04d}" for i in range(5000)], "source": ["apc"] * 5000})
     path = write_parquet_atomic(table, tmp_path / "links.parquet", unique=("record_id",))
     column = {
@@ -61,4 +61,8 @@ def test_unique_columns_are_written_without_dictionary_or_statistics(tmp_path):
     }
     assert not column["record_id"].is_stats_set and not column["record_id"].has_dictionary_page
     assert column["source"].is_stats_set and column["source"].has_dictionary_page
+    assert (column["record_id"].compression, column["source"].compression) == (
+        "UNCOMPRESSED",
+        "ZSTD",
+    )
     assert pq.read_table(path).equals(table)
