@@ -9,7 +9,7 @@ import contextlib
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -188,17 +188,8 @@ class StagedParquet:
 
     def _append(self, table: pa.Table) -> None:
         if self._writer is None:
-            # Named columns: a list reaches only flat ones, so plain=() keeps pyarrow's defaults.
-            others = (
-                [n for n in table.column_names if n not in self._plain] if self._plain else True
-            )
-            self._writer = pq.ParquetWriter(
-                self._path,
-                table.schema,
-                compression="zstd",
-                use_dictionary=others,
-                write_statistics=others,
-            )
+            options = _parquet_options(table.column_names, self._plain)
+            self._writer = pq.ParquetWriter(self._path, table.schema, **options)
         self._writer.write_table(table.cast(self._writer.schema))
 
     def _close(self, metadata: dict[str, str] | None) -> None:
@@ -220,16 +211,23 @@ def write_parquet_atomic(table: pa.Table, path: Path, unique: tuple[str, ...] = 
     pseudonyms) get no dictionary, no statistics and no compression: a keyed pseudonym is
     random, so none would help a reader, and at 4.6 million record links trying the first
     two cost a fifth of the write and zstd a third of the rest, to save half its bytes."""
-    others = [n for n in table.column_names if n not in unique]
-    # A column named reaches only a flat one: without `unique`, pyarrow's defaults stand.
-    options = {"use_dictionary": others, "write_statistics": others} if unique else {}
-    compression = {n: "none" if n in unique else "zstd" for n in others + list(unique)}
-    return atomic_write(
-        path,
-        lambda handle: pq.write_table(
-            table, handle, compression=compression if unique else "zstd", **options
-        ),
+    options = _parquet_options(table.column_names, unique, compress_plain=False)
+    return atomic_write(path, lambda handle: pq.write_table(table, handle, **options))
+
+
+def _parquet_options(
+    columns: list[str], plain: Collection[str], compress_plain: bool = True
+) -> dict[str, object]:
+    """zstd, with the `plain` columns written without dictionary or statistics (and, unless
+    `compress_plain`, uncompressed). Columns are named only where some are plain: a name
+    reaches only a flat column, so otherwise pyarrow's defaults stand, nested columns' too."""
+    if not plain:
+        return {"compression": "zstd"}
+    others = [n for n in columns if n not in plain]
+    compression = (
+        "zstd" if compress_plain else {n: "none" if n in plain else "zstd" for n in columns}
     )
+    return {"compression": compression, "use_dictionary": others, "write_statistics": others}
 
 
 def write_text_atomic(text: str, path: Path) -> Path:
