@@ -2,19 +2,19 @@
 
 Every encoding is keyed by the linkage key, so a person without the key cannot test a guessed
 name or date against the tokens (a dictionary attack on unkeyed hashes of dates of birth takes
-seconds): a token is keyed BLAKE2b (RFC 7693's MAC mode, a pseudorandom function as HMAC-SHA256
-is, in one pass where HMAC makes two), a Bloom filter's bit positions and permutations are
-HMAC-SHA256, and so is a record pseudonym. Each field has its own domain separator, except that
-given and family names share theirs (``name``, ``name_phonetic``, ``name_part`` and the Bloom
-bigram positions): that lets linkage compare a record's given name with another's family name
-and so catch the given/family swaps the extracts contain (DESIGN.md section 8).
+seconds): a token is SipHash-2-4 (a pseudorandom function made for short messages) under its
+field's own key, a Bloom filter's bit positions and permutations are HMAC-SHA256, and so is a
+record pseudonym. Each field has its own domain, except that given and family names share
+theirs (``name``, ``name_phonetic``, ``name_part`` and the Bloom bigram positions): that lets
+linkage compare a record's given name with another's family name and so catch the given/family
+swaps the extracts contain (DESIGN.md section 8).
 
 Speed: every token is computed once per *distinct* value in the batch (for a salted name, per
 distinct date of birth and name) and mapped back to rows by Arrow dictionary indices and
-``take``, so Python sees only the distinct values; Bloom filters hash each distinct bigram and
-each distinct date of birth once and are assembled for all names at once in NumPy. The salting
-costs most of the speed the unsalted design had (docs/benchmarks.md): it is the price of
-encodings whose frequencies say nothing.
+``take``, so Python sees only the distinct values, and the tokens are hashed a whole array at a
+time in C; Bloom filters hash each distinct bigram and each distinct date of birth once and are
+assembled for all names at once in NumPy. The salting costs most of the speed the unsalted
+design had (docs/benchmarks.md): it is the price of encodings whose frequencies say nothing.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import hmac
 import os
 import secrets
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, partial
 from importlib import resources
 from pathlib import Path
 from typing import Final
@@ -47,14 +47,17 @@ from placelink.settings import Settings
 from placelink.standardise import DATE, STRING, _arrow_strings, _series, standardise_date
 
 MIN_KEY_BYTES: Final = 32
-TOKEN_HEX: Final = 32  # 128 bits: collisions among even 10^9 distinct values are negligible.
+TOKEN_HEX: Final = 16
+"""A token's hex digits: SipHash-2-4's 64 bits, of which linkage compares 60 (predict.token_number):
+two of a region's profiles share a token by chance about once in 10^18 pairs."""
+PSEUDONYM_HEX: Final = 32  # a record pseudonym's 128 bits: unique among even 10^9 records
 FINGERPRINT_MESSAGE: Final = b"placelink-fingerprint"
 KEY_FINGERPRINT: Final = "placelink:key_fingerprint"
 """Schema metadata of every encoded and content file: which key made it, so a mix is refused."""
 RECORD_KEY_MESSAGE: Final = b"placelink-record-key"
 TOKEN_KEY_MESSAGE: Final = b"placelink-token-key"
-"""The tokens' BLAKE2b key is HMAC-SHA256(key, this): at most 64 bytes, as BLAKE2b takes, and
-apart from the key's other uses."""
+"""The token key is HMAC-SHA256(key, this), apart from the key's other uses; a field's SipHash
+key is the first 16 bytes of HMAC-SHA256(token key, its domain)."""
 PSEUDONYM_SLICE: Final = 65_536  # record ids pseudonymised together
 MAX_PARTS: Final = 4  # parts of a family name kept as tokens (double-barrelled and more)
 SEP: Final = "\x1f"  # joins a salt or a domain to a value: never inside a standardised one
@@ -321,7 +324,7 @@ def _decode_key(text: str, what: str) -> bytes:
 
 
 def _hmac_fn(secret: bytes, domain: str) -> Callable[[str], str]:
-    """HMAC-SHA256(secret, domain 0x1F value) as TOKEN_HEX hex digits, from the inner and outer
+    """HMAC-SHA256(secret, domain 0x1F value) as PSEUDONYM_HEX hex digits, from the inner and outer
     hash states after the padded keys (RFC 2104): identical to hmac.new(...), about twice as
     fast per value."""
     if len(secret) > 64:
@@ -335,9 +338,39 @@ def _hmac_fn(secret: bytes, domain: str) -> Callable[[str], str]:
         i.update(value.encode("utf-8"))
         o = outer.copy()
         o.update(i.digest())
-        return o.hexdigest()[:TOKEN_HEX]
+        return o.hexdigest()[:PSEUDONYM_HEX]
 
     return fn
+
+
+_HEX_DIGITS: Final = np.array([f"{b:02x}".encode() for b in range(256)], "S2").view(np.uint16)
+"""Each byte's two hex digits, as one uint16 to index with a whole array of bytes."""
+
+Token = Callable[[pa.Array | Sequence[str | None]], pa.Array]
+"""A field's token function: the tokens of an array of values, null where a value is null."""
+
+
+def siphash_tokens(key: bytes, values: pa.Array | Sequence[str | None]) -> pa.Array:
+    """SipHash-2-4 of each value's UTF-8 under a 16-byte key, as TOKEN_HEX hex digits.
+
+    pandas.util.hash_array computes SipHash-2-4 in C over an array of values (then a fixed
+    bijection of the 64 bits, splitmix64's finaliser): a fifth of a Python call per value. It
+    takes the key as text in the values' encoding, so the values go in as bytes and the key as
+    Latin-1, which spells any 16 bytes. tests/unit/test_encode.py holds it to the SipHash
+    paper's test vector."""
+    if not isinstance(values, pa.Array):
+        values = pa.array(values, pa.string())
+    messages = values.cast(pa.binary()).to_numpy(zero_copy_only=False)
+    numbers = pd.util.hash_array(
+        messages, encoding="latin-1", hash_key=key.decode("latin-1"), categorize=False
+    )
+    digits = _HEX_DIGITS[numbers.astype(">u8").view(np.uint8)]
+    tokens = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(TOKEN_HEX), len(values), [None, pa.py_buffer(digits)]
+    ).cast(TOKEN_TYPE)
+    if values.null_count:
+        return pc.if_else(pc.is_valid(values), tokens, pa.scalar(None, TOKEN_TYPE))
+    return tokens
 
 
 class _Tokens:
@@ -348,26 +381,18 @@ class _Tokens:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
         self._token_key = hmac.digest(secret, TOKEN_KEY_MESSAGE, "sha256")
-        self._fns: dict[str, Callable[[str], str]] = {}
+        self._fns: dict[str, Token] = {}
         self._gram_positions: dict[str, np.ndarray] = {}
         self._blooms: dict[str, np.ndarray] = {}  # name → its unpermuted set positions
         self._salt_rows: dict[str, int] = {}  # salt → its row of _destinations
         self._destinations = np.empty((0, BLOOM_BITS), dtype=np.int16)
 
-    def __call__(self, domain: str) -> Callable[[str], str]:
+    def __call__(self, domain: str) -> Token:
         fn = self._fns.get(domain)
         if fn is None:
-            # Keyed BLAKE2b of domain 0x1F value, from a state keyed once per domain: one hash
-            # pass a value, where HMAC-SHA256 makes two (docs/benchmarks.md).
-            state = hashlib.blake2b(key=self._token_key, digest_size=TOKEN_HEX // 2)
-            state.update(domain.encode("ascii") + b"\x1f")
-
-            def fn(value: str, copy=state.copy) -> str:
-                token = copy()
-                token.update(value.encode("utf-8"))
-                return token.hexdigest()
-
-            self._fns[domain] = fn
+            # A key per domain keeps the fields apart without a prefix on every value.
+            key = hmac.digest(self._token_key, domain.encode("ascii"), "sha256")[:16]
+            fn = self._fns[domain] = partial(siphash_tokens, key)
         return fn
 
     def blooms(self, salted: list[str]) -> pa.Array:
@@ -562,9 +587,9 @@ class IdentityEncoder:
             return _arrow_strings(table[name])
 
         out: dict[str, pa.Array] = {}
-        out["nhs_token"] = _Distinct.of(strings("nhs_number")).map(tok("nhs"))
+        out["nhs_token"] = _Distinct.of(strings("nhs_number")).tokens(tok("nhs"))
         ni = _Distinct.of(strings("ni_number"))
-        out["ni_token"] = ni.map(tok("ni"))
+        out["ni_token"] = ni.tokens(tok("ni"))
         out["ni_masked_tokens"] = _masked(ni, tok("ni_masked"))
         dob = _iso_dates(table.get("date_of_birth"), n)
         salt = pc.fill_null(dob, "")
@@ -611,21 +636,14 @@ class _Distinct:
     def map(self, fn: Callable, type_: pa.DataType = TOKEN_TYPE) -> pa.Array:
         return self.rows([fn(v) for v in self.values], type_)
 
+    def tokens(self, token: Token) -> pa.Array:
+        """Each row's token, hashed once per distinct value."""
+        return self.rows(token(self.dictionary))
+
 
 def _salted(salt: pa.Array, value: pa.Array) -> _Distinct:
     """Distinct "<salt> 0x1F <value>" strings (null where the value is null)."""
     return _Distinct.of(pc.binary_join_element_wise(salt, value, SEP))
-
-
-def _per_name(transform: Callable[[str], str | None], token: Callable[[str], str]) -> Callable:
-    """A function of "<salt> 0x1F <name>": the token of the salt and the transformed name."""
-
-    def one(salted: str) -> str | None:
-        salt, name = salted.split(SEP, 1)
-        value = transform(name)
-        return None if value is None else token(salt + SEP + value)
-
-    return one
 
 
 def _canonical_given(given: pa.Array, sex: pa.Array) -> pa.Array:
@@ -647,30 +665,40 @@ def _encode_name(
     Given and family names share their domains, so a given name can be compared with another
     record's family name (swapped names) under the same date of birth.
     """
-    name_tok, phon_tok, part_tok = tok("name"), tok("name_phonetic"), tok("name_part")
+    name_tok, phon_tok = tok("name"), tok("name_phonetic")
     # What a name becomes is computed once per distinct name, then salted row by row.
     distinct = _Distinct.of(names)
     compact = distinct.map(lambda u: u.replace(" ", ""), pa.string())
     sound = distinct.map(_phonetic, pa.string())
     salted = _salted(salt, names)
     out = {
-        f"{part}_token": _salted(salt, compact).map(name_tok),
-        f"{part}_phonetic_token": _salted(salt, sound).map(phon_tok),
+        f"{part}_token": _salted(salt, compact).tokens(name_tok),
+        f"{part}_phonetic_token": _salted(salt, sound).tokens(phon_tok),
         f"{part}_bloom": salted.rows(tok.blooms(salted.values), BLOOM_TYPE),
         f"{part}_edit_tokens": _one_edit(salted, tok("name_edit")),
     }
     if part == "family":
-        parts = [_per_name(lambda u, i=i: _part(u, i), part_tok) for i in range(MAX_PARTS)]
-        out["family_part_tokens"] = salted.map(
-            lambda v: list(dict.fromkeys(t for fn in parts if (t := fn(v)) is not None)),
-            PARTS_TYPE,
-        )
+        out["family_part_tokens"] = _part_tokens(salted, tok("name_part"))
         return out
-    out["given_canon_token"] = _salted(salt, canon).map(tok("name_canon"))
+    out["given_canon_token"] = _salted(salt, canon).tokens(tok("name_canon"))
     return out
 
 
-def _one_edit(salted: _Distinct, token: Callable[[str], str]) -> pa.Array:
+def _part_tokens(salted: _Distinct, token: Token) -> pa.Array:
+    """Per row, the tokens of its salted name's first MAX_PARTS parts, each part once, in
+    order."""
+    messages: list[str] = []
+    counts = np.zeros(len(salted.values), np.int64)
+    for i, value in enumerate(salted.values):
+        salt, name = value.split(SEP, 1)
+        parts = dict.fromkeys(name.split()[:MAX_PARTS])
+        messages += [salt + SEP + p for p in parts]
+        counts[i] = len(parts)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    return salted.rows(_token_lists(messages, owner, len(counts), token))
+
+
+def _one_edit(salted: _Distinct, token: Token) -> pa.Array:
     """Per row, the tokens of its salted name ("<salt> 0x1F <name>") and of the name with each
     letter in turn deleted, salted, in token order (not letter order). Two names one edit apart
     (a letter missed, added or mistyped, or two letters transposed: SMIHT for SMITH, OJNES for
@@ -695,10 +723,10 @@ def _one_edit(salted: _Distinct, token: Callable[[str], str]) -> pa.Array:
     )
     owner = distinct.column("owner").to_numpy()
     messages = pc.binary_join_element_wise(salts.take(owner), distinct.column("variant"), SEP)
-    return salted.rows(_token_lists(messages.to_pylist(), owner, len(names), token, True))
+    return salted.rows(_token_lists(messages, owner, len(names), token, True))
 
 
-def _masked(numbers: _Distinct, token: Callable[[str], str]) -> pa.Array:
+def _masked(numbers: _Distinct, token: Token) -> pa.Array:
     """Per row, the tokens of its number with each character in turn masked: two numbers one
     mistyped character apart share exactly one (an NI number has no check digit to catch it)."""
     messages = [v[:i] + "*" + v[i + 1 :] for v in numbers.values for i in range(len(v))]
@@ -707,27 +735,22 @@ def _masked(numbers: _Distinct, token: Callable[[str], str]) -> pa.Array:
 
 
 def _token_lists(
-    messages: list[str],
+    messages: pa.Array | list[str],
     owner: np.ndarray,
     owners: int,
-    token: Callable[[str], str],
+    token: Token,
     in_token_order: bool = False,
 ) -> pa.Array:
     """The messages' tokens as one list per owner (0 to `owners` - 1; `owner` says whose each
     message is), hashed in one pass. With `in_token_order` one Arrow sort orders every list;
     without, the messages must come grouped by owner. No Python list is made per owner."""
-    tokens = pa.array(list(map(token, messages)), TOKEN_TYPE)
+    tokens = token(messages)
     if in_token_order:
         keys = [("owner", "ascending"), ("token", "ascending")]
         tokens = tokens.take(pc.sort_indices(pa.table({"owner": owner, "token": tokens}), keys))
     counts = np.bincount(owner, minlength=owners)
     offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), tokens, type=PARTS_TYPE)
-
-
-def _part(name: str, i: int) -> str | None:
-    parts = name.split()
-    return parts[i] if i < len(parts) else None
 
 
 def _iso_dates(values: pd.Series | None, n: int) -> pa.Array:
@@ -746,9 +769,10 @@ def _encode_dob(dob: pa.Array, tok: _Tokens) -> dict[str, pa.Array]:
 
     def swapped(iso: str) -> str | None:
         y, m, d = iso.split("-")
-        return fn(f"{y}-{d}-{m}") if int(d) <= 12 and d != m else None
+        return f"{y}-{d}-{m}" if int(d) <= 12 and d != m else None
 
-    return {"dob_token": dates.map(fn), "dob_swap_token": dates.map(swapped)}
+    swaps = dates.rows(fn([swapped(iso) for iso in dates.values]))
+    return {"dob_token": dates.tokens(fn), "dob_swap_token": swaps}
 
 
 def _encode_composites(
@@ -789,7 +813,7 @@ def _encode_composites(
             joined = pc.binary_join_element_wise(name, *parts[part], SEP)
             # Given and family names at a postcode share a domain, so a swap shows there too.
             domain = "name_pc" if part == "pc" else column.removesuffix("_token")
-            out[column] = _Distinct.of(joined).map(tok(domain))
+            out[column] = _Distinct.of(joined).tokens(tok(domain))
     return out
 
 
@@ -798,9 +822,11 @@ def _encode_postcode(postcodes: _Distinct, tok: _Tokens) -> dict[str, pa.Array]:
     # A district alone has no full postcode and no sector.
     spaced = [u if " " in u else None for u in postcodes.values]
     return {
-        "postcode_token": postcodes.rows([u and full(u) for u in spaced]),
+        "postcode_token": postcodes.rows(full(spaced)),
         "postcode_sector_token": postcodes.rows(
-            [u and sector(u[: u.index(" ") + 2]) for u in spaced]
+            sector([u and u[: u.index(" ") + 2] for u in spaced])
         ),
-        "postcode_district_token": postcodes.map(lambda u: district(u.split(" ", 1)[0])),
+        "postcode_district_token": postcodes.rows(
+            district([u.split(" ", 1)[0] for u in postcodes.values])
+        ),
     }

@@ -79,8 +79,9 @@ from placelink.settings import Settings
 
 # 2: tokens stored as numbers (predict.token_number); 3: the bounded rules, and Bloom filters
 # stored as Splink reads them (words and bit count); 4: tokens are keyed BLAKE2b, so every
-# token an earlier state holds differs from this version's (placelink.encode)
-STATE_VERSION = 4
+# token an earlier state holds differs from this version's (placelink.encode); 5: tokens are
+# SipHash-2-4, so again every earlier token differs
+STATE_VERSION = 5
 
 
 @dataclass(frozen=True)
