@@ -54,6 +54,9 @@ PSEUDONYM_HEX: Final = 32  # a record pseudonym's 128 bits: unique among even 10
 FINGERPRINT_MESSAGE: Final = b"placelink-fingerprint"
 KEY_FINGERPRINT: Final = "placelink:key_fingerprint"
 """Schema metadata of every encoded and content file: which key made it, so a mix is refused."""
+TOKEN_SCHEME: Final = "placelink:token_scheme"
+TOKENS: Final = "siphash-2-4"
+"""Every encoded file's TOKEN_SCHEME: tokens of two schemes never agree, so a mix is refused."""
 RECORD_KEY_MESSAGE: Final = b"placelink-record-key"
 TOKEN_KEY_MESSAGE: Final = b"placelink-token-key"
 """The token key is HMAC-SHA256(key, this), apart from the key's other uses; a field's SipHash
@@ -537,7 +540,16 @@ def identity_keys(encoded: pa.Table) -> pa.ChunkedArray:
 
 def file_key_fingerprint(path: Path) -> str | None:
     """The key fingerprint a pseudonymised file was written with (None: written without)."""
-    value = (pq.ParquetFile(path).metadata.metadata or {}).get(KEY_FINGERPRINT.encode())
+    return _file_metadata(path, KEY_FINGERPRINT)
+
+
+def file_token_scheme(path: Path) -> str | None:
+    """How an encoded file's tokens were made (TOKENS; None: by a placelink before SipHash)."""
+    return _file_metadata(path, TOKEN_SCHEME)
+
+
+def _file_metadata(path: Path, name: str) -> str | None:
+    value = (pq.ParquetFile(path).metadata.metadata or {}).get(name.encode())
     return value.decode() if value else None
 
 

@@ -29,6 +29,8 @@ from placelink.encode import (
     IDENTITY_KEY,
     KEY_FINGERPRINT,
     OUTPUT_COLUMNS,
+    TOKEN_SCHEME,
+    TOKENS,
     IdentityEncoder,
     LinkageKey,
     identity_keys,
@@ -189,7 +191,7 @@ def pseudonymise_source(
     with StagedFiles() as staged:
         out = staged.parquet(path, plain=("record_id", IDENTITY_KEY, *OUTPUT_COLUMNS))
         columns = _write_encodings(out, spec.name, identity, pseudonyms, IdentityEncoder(key))
-        out.close(metadata)
+        out.close({**metadata, TOKEN_SCHEME: TOKENS})
         del identity
         content = staged.parquet(content_path(settings, spec.name))
         content_columns = _write_content(content, spec, files, schema, pseudonyms, key, lookup)

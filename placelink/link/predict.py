@@ -24,7 +24,13 @@ from scipy.sparse.csgraph import connected_components
 from splink import Linker
 from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
-from placelink.encode import IDENTITY_KEY, IDENTITY_KEY_SQL, LIST_COLUMNS, file_key_fingerprint
+from placelink.encode import (
+    IDENTITY_KEY,
+    IDENTITY_KEY_SQL,
+    LIST_COLUMNS,
+    file_key_fingerprint,
+    file_token_scheme,
+)
 from placelink.errors import ConfigError
 from placelink.link.backends import open_backend
 from placelink.link.connection import link_connection
@@ -492,22 +498,37 @@ def identity_key_of(encoded_files: list[Path]) -> str:
 
 
 def key_of_files(encoded_files: list[Path]) -> str:
-    """The one key fingerprint every encoded file carries; a mix, or a file without, is refused.
+    """The one key fingerprint every encoded file carries; a mix, or a file without, is refused,
+    and so is a mix of token schemes (placelink.encode.TOKENS).
 
-    Tokens made under two keys never agree, so a source re-encoded under another key would
-    link to nothing, silently: stop instead, naming the files and their fingerprints.
+    Tokens made under two keys, or by two schemes, never agree, so a source re-encoded under
+    another key or by another placelink would link to nothing, silently: stop instead, naming
+    the files and what they carry.
     """
-    by_key: dict[str, list[str]] = {}
-    for path in encoded_files:
-        fingerprint = file_key_fingerprint(path) or "none"
-        by_key.setdefault(fingerprint, []).append(Path(path).name)
-    if len(by_key) != 1 or "none" in by_key:
-        found = "; ".join(f"{fp}: {', '.join(names)}" for fp, names in sorted(by_key.items()))
+    by_key = _files_by(encoded_files, file_key_fingerprint)
+    if len(by_key) != 1 or None in by_key:
         raise ConfigError(
             "encoded files were made under different keys (key fingerprint: files): "
-            f"{found}; pseudonymise every source again under one key"
+            f"{_listed(by_key, 'none')}; pseudonymise every source again under one key"
+        )
+    by_scheme = _files_by(encoded_files, file_token_scheme)
+    if len(by_scheme) != 1:
+        raise ConfigError(
+            "encoded files hold tokens of different placelink versions (token scheme: files): "
+            f"{_listed(by_scheme, 'older')}; pseudonymise every source again"
         )
     return next(iter(by_key))
+
+
+def _files_by(files: list[Path], read: Callable[[Path], str | None]) -> dict[str | None, list[str]]:
+    by: dict[str | None, list[str]] = {}
+    for path in files:
+        by.setdefault(read(path), []).append(Path(path).name)
+    return by
+
+
+def _listed(by: dict[str | None, list[str]], unmarked: str) -> str:
+    return "; ".join(sorted(f"{k or unmarked}: {', '.join(names)}" for k, names in by.items()))
 
 
 def _train(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from splink import DuckDBAPI
 
+from placelink.encode import KEY_FINGERPRINT, TOKEN_SCHEME, TOKENS
 from placelink.errors import ConfigError
 from placelink.link.model import (
     BLOCKING_RULES,
@@ -26,6 +29,7 @@ from placelink.link.predict import (
     bound_rules,
     count_comparisons,
     expected_f1_threshold,
+    key_of_files,
     present_fields,
 )
 
@@ -261,3 +265,17 @@ def test_the_threshold_search_finds_the_best_candidates_f1(seed):
     scores = np.array([p for _, _, p in pairs])
     best = max(_expected_f1(records, pairs, t) for t in _candidate_thresholds(scores))
     assert _expected_f1(records, pairs, chosen) >= best - 1e-9
+
+
+def test_encoded_files_of_two_token_schemes_are_not_linked_together(tmp_path):
+    def encoded(name: str, **metadata: str):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.table({"record_id": ["r"]}).replace_schema_metadata(metadata), path)
+        return path
+
+    new = [encoded(s, **{KEY_FINGERPRINT: "k1", TOKEN_SCHEME: TOKENS}) for s in ("apc", "ecds")]
+    assert key_of_files(new) == "k1"
+    older = encoded("housing", **{KEY_FINGERPRINT: "k1"})  # pseudonymised before SipHash
+    with pytest.raises(ConfigError, match="different placelink versions") as err:
+        key_of_files([*new, older])
+    assert f"older: housing.parquet; {TOKENS}: apc.parquet, ecds.parquet" in str(err.value)
