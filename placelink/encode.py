@@ -357,10 +357,10 @@ def siphash_tokens(key: bytes, values: pa.Array | Sequence[str | None]) -> pa.Ar
     """SipHash-2-4 of each value's UTF-8 under a 16-byte key, as TOKEN_HEX hex digits.
 
     pandas.util.hash_array computes SipHash-2-4 in C over an array of values (then a fixed
-    bijection of the 64 bits, splitmix64's finaliser): a fifth of a Python call per value. It
-    takes the key as text in the values' encoding, so the values go in as bytes and the key as
-    Latin-1, which spells any 16 bytes. tests/unit/test_encode.py holds it to the SipHash
-    paper's test vector."""
+    bijection of the 64 bits, splitmix64's finaliser), a quarter of the CPU of one Python hash
+    call a value. It takes the key as text in the values' encoding, so the values go in as
+    bytes and the key as Latin-1, which spells any 16 bytes. tests/unit/test_encode.py holds
+    it to the SipHash paper's test vector."""
     if not isinstance(values, pa.Array):
         values = pa.array(values, pa.string())
     messages = values.cast(pa.binary()).to_numpy(zero_copy_only=False)
