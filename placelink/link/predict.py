@@ -210,8 +210,8 @@ def profile_encodings(value: Callable[[str], str]) -> str:
 
 def token_number(expression: str, is_list: bool) -> str:
     """DuckDB SQL for a token (16 hex digits of a keyed hash), or a list of them, as the BIGINT
-    of its first 15 digits. Splink joins and compares every pair's tokens: a number is an
-    eighth of the bytes of the text, and 60 bits of a keyed hash stay as distinct as the
+    of its first 15 digits. Splink joins and compares every pair's tokens: a number is half
+    the bytes of the text, and 60 bits of a keyed hash stay as distinct as the
     tokens among a region's profiles (two agree by chance about once in 10^18 pairs)."""
     number = "('0x' || left({}, 15))::bigint"
     if is_list:
