@@ -20,9 +20,9 @@ from placelink.encode import (
     BLOOM_BYTES,
     BLOOM_K,
     SEP,
-    TOKEN_KEY_MESSAGE,
     canonical_given_name,
     siphash_tokens,
+    token_field_key,
 )
 
 
@@ -40,12 +40,9 @@ def naive_token(secret: bytes, domain: str, value: str | None) -> str | None:
     return siphash_tokens(_field_key(secret, domain), [value])[0].as_py()
 
 
-@cache
-def _field_key(secret: bytes, domain: str) -> bytes:
-    """Derived once per key and field, as any implementation would: the naive part is per-value
-    work."""
-    token_key = hmac.digest(secret, TOKEN_KEY_MESSAGE, "sha256")
-    return hmac.digest(token_key, domain.encode("ascii"), "sha256")[:16]
+_field_key = cache(token_field_key)
+"""Derived once per key and field, as any implementation would: the naive part is per-value
+work."""
 
 
 def naive_bloom(secret: bytes, name: str | None, salt: str = "") -> bytes | None:

@@ -353,6 +353,14 @@ Token = Callable[[pa.Array | Sequence[str | None]], pa.Array]
 """A field's token function: the tokens of an array of values, null where a value is null."""
 
 
+def token_field_key(secret: bytes, domain: str) -> bytes:
+    """A field's SipHash key: the first 16 bytes of HMAC-SHA256(token key, its domain), the
+    token key HMAC-SHA256(key, TOKEN_KEY_MESSAGE). A key per field keeps the fields apart
+    without a prefix on every value."""
+    token_key = hmac.digest(secret, TOKEN_KEY_MESSAGE, "sha256")
+    return hmac.digest(token_key, domain.encode("ascii"), "sha256")[:16]
+
+
 def siphash_tokens(key: bytes, values: pa.Array | Sequence[str | None]) -> pa.Array:
     """SipHash-2-4 of each value's UTF-8 under a 16-byte key, as TOKEN_HEX hex digits.
 
@@ -383,7 +391,6 @@ class _Tokens:
 
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
-        self._token_key = hmac.digest(secret, TOKEN_KEY_MESSAGE, "sha256")
         self._fns: dict[str, Token] = {}
         self._gram_positions: dict[str, np.ndarray] = {}
         self._blooms: dict[str, np.ndarray] = {}  # name → its unpermuted set positions
@@ -393,9 +400,7 @@ class _Tokens:
     def __call__(self, domain: str) -> Token:
         fn = self._fns.get(domain)
         if fn is None:
-            # A key per domain keeps the fields apart without a prefix on every value.
-            key = hmac.digest(self._token_key, domain.encode("ascii"), "sha256")[:16]
-            fn = self._fns[domain] = partial(siphash_tokens, key)
+            fn = self._fns[domain] = partial(siphash_tokens, token_field_key(self._secret, domain))
         return fn
 
     def blooms(self, salted: list[str]) -> pa.Array:

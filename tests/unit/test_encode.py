@@ -43,14 +43,14 @@ def _siphash24(key: bytes, message: bytes) -> int:
         for _ in range(n):
             v[0] = (v[0] + v[1]) & mask
             v[1] = rotl(v[1], 13) ^ v[0]
-            v[0] = rotl(v[0], 32)  # noqa: E702
+            v[0] = rotl(v[0], 32)
             v[2] = (v[2] + v[3]) & mask
-            v[3] = rotl(v[3], 16) ^ v[2]  # noqa: E702
+            v[3] = rotl(v[3], 16) ^ v[2]
             v[0] = (v[0] + v[3]) & mask
-            v[3] = rotl(v[3], 21) ^ v[0]  # noqa: E702
+            v[3] = rotl(v[3], 21) ^ v[0]
             v[2] = (v[2] + v[1]) & mask
             v[1] = rotl(v[1], 17) ^ v[2]
-            v[2] = rotl(v[2], 32)  # noqa: E702
+            v[2] = rotl(v[2], 32)
 
     k0, k1 = int.from_bytes(key[:8], "little"), int.from_bytes(key[8:], "little")
     v = [k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D, k0 ^ 0x6C7967656E657261,
